@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# mlplatform: start PostgreSQL through the image's own entrypoint, then make
+# roles, databases, passwords and grants match the stack, on EVERY start.
+# /docker-entrypoint-initdb.d only runs on an empty volume, so it cannot keep
+# an existing volume in line with the stack config; this does.
+set -Eeuo pipefail
+
+for var in ${MLPLATFORM_DB_PASSWORD_VARS}; do
+  if [ -z "${!var:-}" ]; then
+    echo "mlplatform: ${var} is not set; refusing to start" >&2
+    exit 1
+  fi
+done
+
+docker-entrypoint.sh "$@" &
+server=$!
+trap 'kill -TERM "$server" 2>/dev/null || true' TERM INT
+
+# The entrypoint's temporary init server listens on the socket only, so TCP
+# readiness means the real server is up.
+until pg_isready -q -h 127.0.0.1 -U "${POSTGRES_USER:-postgres}"; do
+  if ! kill -0 "$server" 2>/dev/null; then
+    echo "mlplatform: PostgreSQL exited before it became ready" >&2
+    wait "$server" || exit $?
+    exit 1
+  fi
+  sleep 0.5
+done
+
+if PGPASSWORD="$POSTGRES_PASSWORD" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 \
+    -U "${POSTGRES_USER:-postgres}" -d postgres -f /mlplatform/bootstrap.sql; then
+  echo "mlplatform: roles, databases and grants are in line with the stack"
+  touch /tmp/mlplatform-bootstrapped
+else
+  echo "mlplatform: bootstrap SQL failed; stopping PostgreSQL" >&2
+  kill -TERM "$server"
+  wait "$server" || true
+  exit 1
+fi
+
+set +e
+wait "$server"
+status=$?
+while kill -0 "$server" 2>/dev/null; do
+  wait "$server"
+  status=$?
+done
+exit "$status"

@@ -1,0 +1,45 @@
+"""Generated secrets: pulumi-random resources whose results are secret Outputs.
+
+Only RandomPassword and RandomBytes are used: their results are marked secret by
+the provider and they are stable across updates. RandomId/RandomString are not
+secret (RandomId even keeps its value as the plain resource id) and never used.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+import pulumi_random as random
+
+#: Characters safe unescaped in URLs, ini files, YAML and double-quoted shell.
+URL_SAFE_SPECIALS = "-_"
+
+
+def password(name: str, opts: Optional[pulumi.ResourceOptions] = None, length: int = 32) -> pulumi.Output[str]:
+    """A strong password that needs no escaping in connection URLs or config files."""
+    return random.RandomPassword(
+        name,
+        length=length,
+        special=True,
+        override_special=URL_SAFE_SPECIALS,
+        min_lower=2,
+        min_upper=2,
+        min_numeric=2,
+        opts=opts,
+    ).result
+
+
+def fernet_key_from_base64(standard_b64: str) -> str:
+    """Turn standard padded base64 of 32 bytes into the url-safe padded form Fernet requires."""
+    return standard_b64.replace("+", "-").replace("/", "_")
+
+
+def fernet_key(name: str, opts: Optional[pulumi.ResourceOptions] = None) -> pulumi.Output[str]:
+    """A valid Airflow Fernet key: 32 random bytes, url-safe base64 WITH padding (44 chars)."""
+    return random.RandomBytes(name, length=32, opts=opts).base64.apply(fernet_key_from_base64)
+
+
+def hex_secret(name: str, num_bytes: int, opts: Optional[pulumi.ResourceOptions] = None) -> pulumi.Output[str]:
+    """``num_bytes`` random bytes as hex (2 characters per byte)."""
+    return random.RandomBytes(name, length=num_bytes, opts=opts).hex

@@ -1,0 +1,196 @@
+"""The one way every component declares a Docker container.
+
+Components describe a container as a ``ContainerSpec`` (plain data that tests
+can inspect without Pulumi) and hand it to ``declare_container``, which adds
+what every mlplatform container must have: a network alias on the stack's
+network, ports published on the bind address only, health check, restart
+policy, limits, labels, ``wait`` until healthy and the image passed by id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_docker as docker
+
+from config.models import Limits
+
+LABEL_PREFIX = "org.mlplatform"
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """A Docker health check; ``test`` is the Docker form, e.g. ``("CMD-SHELL", "...")``."""
+
+    test: tuple[str, ...]
+    interval_s: int = 10
+    timeout_s: int = 5
+    retries: int = 6
+    start_period_s: int = 30
+
+
+@dataclass(frozen=True)
+class VolumeMount:
+    """A named volume (``volume``) or a host directory (``host_path``) mounted at ``container_path``."""
+
+    container_path: str
+    volume: Optional[pulumi.Input[str]] = None
+    host_path: Optional[str] = None
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file written into the container before it starts."""
+
+    path: str
+    content: pulumi.Input[str]
+    executable: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything specific to one service container."""
+
+    service: str
+    """Service name: network alias, container name suffix and label."""
+    image: pulumi.Input[str]
+    """Image id (sha256) of a RemoteImage, so updates do not replace needlessly."""
+    command: Sequence[str] = ()
+    entrypoint: Sequence[str] = ()
+    env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Plain settings."""
+    secret_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Settings that hold secrets; always wrapped as secret Outputs."""
+    healthcheck: Optional[HealthCheck] = None
+    internal_port: Optional[int] = None
+    host_port: Optional[int] = None
+    """Publish ``internal_port`` on this host port, on the stack's bind address only."""
+    volumes: Sequence[VolumeMount] = ()
+    uploads: Sequence[Upload] = ()
+    limits: Limits = Limits()
+    user: Optional[str] = None
+    hostname: Optional[str] = None
+    one_shot: bool = False
+    """A job that runs to completion (init, migrations): attached, not restarted, not waited on for health."""
+
+    def __post_init__(self) -> None:
+        overlap = set(self.env) & set(self.secret_env)
+        if overlap:
+            raise ValueError(f"{self.service}: env keys both plain and secret: {sorted(overlap)}")
+        if self.host_port is not None and self.internal_port is None:
+            raise ValueError(f"{self.service}: host_port needs internal_port")
+        if not self.one_shot and self.healthcheck is None:
+            raise ValueError(f"{self.service}: a long-running service needs a health check")
+
+
+@dataclass(frozen=True)
+class StackContext:
+    """What every container of one stack shares."""
+
+    project: str
+    stack: str
+    network: docker.Network
+    network_name: pulumi.Input[str]
+    bind_address: str
+    wait_timeout_s: int
+
+    def container_name(self, service: str) -> str:
+        return f"{self.project}-{self.stack}-{service}"
+
+    def labels(self, service: str, role: str) -> dict[str, str]:
+        return {
+            f"{LABEL_PREFIX}.project": self.project,
+            f"{LABEL_PREFIX}.stack": self.stack,
+            f"{LABEL_PREFIX}.service": service,
+            f"{LABEL_PREFIX}.role": role,
+        }
+
+
+def _seconds(value: int) -> str:
+    return f"{value}s"
+
+
+def env_list(spec: ContainerSpec) -> list[pulumi.Input[str]]:
+    """``KEY=value`` entries, secret values kept secret."""
+    entries: list[pulumi.Input[str]] = []
+    for key, value in sorted(spec.env.items()):
+        entries.append(pulumi.Output.concat(key, "=", value) if isinstance(value, pulumi.Output) else f"{key}={value}")
+    for key, value in sorted(spec.secret_env.items()):
+        entries.append(pulumi.Output.secret(pulumi.Output.concat(key, "=", value)))
+    return entries
+
+
+def declare_container(
+    spec: ContainerSpec,
+    ctx: StackContext,
+    opts: Optional[pulumi.ResourceOptions] = None,
+) -> docker.Container:
+    """Declare ``spec`` as a container on the stack's network with the platform's defaults."""
+    healthcheck = None
+    if spec.healthcheck is not None:
+        hc = spec.healthcheck
+        healthcheck = docker.ContainerHealthcheckArgs(
+            tests=list(hc.test),
+            interval=_seconds(hc.interval_s),
+            timeout=_seconds(hc.timeout_s),
+            retries=hc.retries,
+            start_period=_seconds(hc.start_period_s),
+        )
+    ports = None
+    if spec.host_port is not None:
+        ports = [docker.ContainerPortArgs(internal=spec.internal_port, external=spec.host_port, ip=ctx.bind_address)]
+    role = "job" if spec.one_shot else "service"
+    lifecycle = (
+        dict(attach=True, must_run=False, logs=True, restart="no", wait=False)
+        if spec.one_shot
+        else dict(restart="unless-stopped", wait=True, wait_timeout=ctx.wait_timeout_s, must_run=True)
+    )
+    # pulumi-docker stores health check changes without applying them: replace instead.
+    options = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(replace_on_changes=["healthcheck"]), opts)
+    return docker.Container(
+        spec.service,
+        name=ctx.container_name(spec.service),
+        image=spec.image,
+        command=list(spec.command) or None,
+        entrypoints=list(spec.entrypoint) or None,
+        envs=env_list(spec),
+        healthcheck=healthcheck,
+        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=ctx.network_name, aliases=[spec.service])],
+        ports=ports,
+        volumes=[
+            docker.ContainerVolumeArgs(
+                container_path=v.container_path, volume_name=v.volume, host_path=v.host_path, read_only=v.read_only
+            )
+            for v in spec.volumes
+        ]
+        or None,
+        uploads=[docker.ContainerUploadArgs(file=u.path, content=u.content, executable=u.executable) for u in spec.uploads]
+        or None,
+        memory=spec.limits.memory_mb,
+        cpus=None if spec.limits.cpus is None else str(spec.limits.cpus),
+        labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in ctx.labels(spec.service, role).items()],
+        user=spec.user,
+        hostname=spec.hostname,
+        opts=options,
+        **lifecycle,
+    )
+
+
+def job_succeeded(job: docker.Container, service: str) -> pulumi.Output[bool]:
+    """Fail the deployment when a one-shot job exits non-zero.
+
+    pulumi-docker records the exit code of an attached container but does not
+    fail on it; a failed init must not look like a successful deploy.
+    """
+
+    def check(code: Optional[int]) -> bool:
+        if code not in (None, 0) and not pulumi.runtime.is_dry_run():
+            raise pulumi.RunError(
+                f"{service} exited with code {code}; read its output with `docker logs <stack>-{service}`"
+            )
+        return code in (None, 0)
+
+    return job.exit_code.apply(check)

@@ -1,0 +1,208 @@
+"""Typed model of one stack's ``mlplatform:platform`` config object.
+
+Every model forbids unknown keys and has defaults that let a minimal stack file
+work. Cross-field rules (host-port clashes, executor vs worker count) live on
+``PlatformConfig`` so one validation pass reports every problem at once.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Literal, Optional
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from config.versions import DEFAULT_IMAGES
+
+
+def _check_port(value: int) -> int:
+    if not 1 <= value <= 65535:
+        raise ValueError(f"must be 1-65535, got {value}")
+    return value
+
+
+def _check_pinned(ref: str) -> str:
+    """An image reference must name a fixed version: a tag other than latest, or a digest."""
+    if "@sha256:" in ref:
+        return ref
+    name, _, tag = ref.rpartition(":")
+    if not name or "/" in tag or not tag:
+        raise ValueError(f"must be pinned to a version tag or digest (e.g. postgres:16.11-bookworm), got {ref!r}")
+    if tag == "latest":
+        raise ValueError(f"must not use the 'latest' tag (pin a version), got {ref!r}")
+    return ref
+
+
+def cross_field_error(problems: list[str]) -> PydanticCustomError:
+    """One error carrying several problems, each ``relative.key.path: message``."""
+    return PydanticCustomError("cross_field", "{problems}", {"problems": "\n".join(problems)})
+
+
+def _check_address(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"must be an IP address such as 127.0.0.1, got {value!r}") from None
+    return value
+
+
+Port = Annotated[int, AfterValidator(_check_port)]
+PinnedImage = Annotated[str, AfterValidator(_check_pinned)]
+IPAddress = Annotated[str, AfterValidator(_check_address)]
+Executor = Literal["LocalExecutor", "CeleryExecutor"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Limits(_Model):
+    """Resource limits applied to a container."""
+
+    memory_mb: Optional[int] = Field(default=None, ge=64)
+    """Hard memory limit in MiB; unset means no limit."""
+    cpus: Optional[float] = Field(default=None, gt=0, le=64)
+    """CPU quota (1.5 = one and a half cores); unset means no limit."""
+
+
+class Images(_Model):
+    """Pinned image references and build options."""
+
+    postgres: PinnedImage = DEFAULT_IMAGES["postgres"]
+    """PostgreSQL server image."""
+    redis: PinnedImage = DEFAULT_IMAGES["redis"]
+    """Redis image, the Celery broker (CeleryExecutor only)."""
+    airflow_base: PinnedImage = DEFAULT_IMAGES["airflow_base"]
+    """Official Airflow image the platform's Airflow image is derived from."""
+    python_base: PinnedImage = DEFAULT_IMAGES["python_base"]
+    """Python image the platform's MLflow image is derived from."""
+    grafana: PinnedImage = DEFAULT_IMAGES["grafana"]
+    """Grafana image."""
+    extra_ca_bundle: Optional[Path] = None
+    """PEM file of extra CA certificates trusted by pip during image builds (TLS-intercepting proxies)."""
+
+    @model_validator(mode="after")
+    def _ca_bundle_exists(self) -> "Images":
+        if self.extra_ca_bundle is not None and not self.extra_ca_bundle.is_file():
+            raise cross_field_error([f"extra_ca_bundle: file not found: {self.extra_ca_bundle}"])
+        return self
+
+
+class Database(_Model):
+    """The shared PostgreSQL server."""
+
+    port: Optional[Port] = None
+    """Host port to publish PostgreSQL on (bind address only); unset keeps it inside the network."""
+    limits: Limits = Limits()
+    """Container limits."""
+
+
+class MLflow(_Model):
+    """MLflow tracking server and model registry."""
+
+    port: Port = 5000
+    """Host port of the MLflow UI and API."""
+    workers: int = Field(default=2, ge=1, le=32)
+    """Server worker processes."""
+    auth: bool = False
+    """Turn on MLflow basic auth (generated admin password)."""
+    limits: Limits = Limits()
+    """Container limits."""
+
+
+class Airflow(_Model):
+    """Apache Airflow 3 cluster."""
+
+    port: Port = 8080
+    """Host port of the Airflow UI and REST API (api-server)."""
+    executor: Executor = "LocalExecutor"
+    """LocalExecutor (tasks run in the scheduler) or CeleryExecutor (Redis broker and workers)."""
+    workers: int = Field(default=1, ge=1, le=200)
+    """Celery worker containers (CeleryExecutor only)."""
+    dags: Literal["mount", "bake"] = "bake"
+    """mount: bind-mount the repo's dags/ (fast iteration); bake: copy them into the image."""
+    admin_username: str = Field(default="admin", pattern=r"^[a-z][a-z0-9_.-]{2,63}$")
+    """Name of the Airflow admin user whose password is generated."""
+    limits: Limits = Limits()
+    """Limits for each Airflow service container (api-server, scheduler, ...)."""
+    worker_limits: Limits = Limits()
+    """Limits for each Celery worker."""
+
+
+class Grafana(_Model):
+    """Grafana with provisioned MLflow dashboards."""
+
+    enabled: bool = True
+    """Deploy Grafana."""
+    port: Port = 3000
+    """Host port of the Grafana UI."""
+    limits: Limits = Limits()
+    """Container limits."""
+
+
+class Airbyte(_Model):
+    """Airbyte data ingestion (last Docker-native release)."""
+
+    enabled: bool = False
+    """Deploy Airbyte."""
+    port: Port = 8000
+    """Host port of the Airbyte UI/API proxy."""
+    api_port: Port = 8001
+    """Host port of the Airbyte API proxy."""
+    connection_id: Optional[str] = Field(default=None, pattern=r"^[0-9a-fA-F-]{36}$")
+    """Airbyte connection (UUID) the ingest DAG syncs."""
+    limits: Limits = Limits()
+    """Limits for each Airbyte container."""
+
+
+class PlatformConfig(_Model):
+    """The whole platform for one environment (one Pulumi stack)."""
+
+    environment: str = Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")
+    """Environment name; defaults to the stack name."""
+    bind_address: IPAddress = "127.0.0.1"
+    """Host address every published port binds to."""
+    protect_data: bool = False
+    """Protect data volumes from `pulumi destroy` (Pulumi protect); volumes are always retained on delete."""
+    wait_timeout_s: int = Field(default=300, ge=30, le=3600)
+    """How long `pulumi up` waits for each service to become healthy."""
+    images: Images = Images()
+    database: Database = Database()
+    mlflow: MLflow = MLflow()
+    airflow: Airflow = Airflow()
+    grafana: Grafana = Grafana()
+    airbyte: Airbyte = Airbyte()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "PlatformConfig":
+        problems = []
+        published = self.published_ports()
+        seen: dict[int, str] = {}
+        for key, port in published.items():
+            if port in seen:
+                problems.append(
+                    f"{key}: host port {port} on {self.bind_address} is already used by {seen[port]}"
+                )
+            else:
+                seen[port] = key
+        if self.airflow.executor == "LocalExecutor" and self.airflow.workers != 1:
+            problems.append(
+                f"airflow.workers: only CeleryExecutor runs workers; LocalExecutor needs 1, got {self.airflow.workers}"
+            )
+        if problems:
+            raise cross_field_error(problems)
+        return self
+
+    def published_ports(self) -> dict[str, int]:
+        """Host ports this config publishes, keyed by config path."""
+        ports = {"mlflow.port": self.mlflow.port, "airflow.port": self.airflow.port}
+        if self.database.port is not None:
+            ports["database.port"] = self.database.port
+        if self.grafana.enabled:
+            ports["grafana.port"] = self.grafana.port
+        if self.airbyte.enabled:
+            ports["airbyte.port"] = self.airbyte.port
+            ports["airbyte.api_port"] = self.airbyte.api_port
+        return ports

@@ -1,0 +1,43 @@
+"""Pinned versions of everything mlplatform deploys.
+
+Image tags live here and nowhere else; Python package versions live in
+``constraints.txt`` and the Airflow base image tag is derived from it, so the
+Airflow in the image and the Airflow the DAG tests run can never drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONSTRAINTS_FILE = REPO_ROOT / "constraints.txt"
+
+#: Python minor version of every Python image we build on (matches the test machines).
+PYTHON_VERSION = "3.11"
+
+
+def pinned_version(package: str, constraints: Path = CONSTRAINTS_FILE) -> str:
+    """Return the ``==`` version pinned for ``package`` in constraints.txt."""
+    pattern = re.compile(rf"^{re.escape(package)}==(\S+)\s*$", re.IGNORECASE)
+    for line in constraints.read_text().splitlines():
+        match = pattern.match(line.strip())
+        if match:
+            return match.group(1)
+    raise LookupError(f"{package} is not pinned in {constraints}")
+
+
+AIRFLOW_VERSION = pinned_version("apache-airflow")
+MLFLOW_VERSION = pinned_version("mlflow")
+
+#: Default image references; a stack may override any of them (still pinned).
+DEFAULT_IMAGES = {
+    "postgres": "postgres:16.11-bookworm",
+    "redis": "redis:7.4.6-bookworm",
+    "airflow_base": f"apache/airflow:{AIRFLOW_VERSION}-python{PYTHON_VERSION}",
+    "python_base": f"python:{PYTHON_VERSION}.14-slim-bookworm",
+    "grafana": "grafana/grafana:12.3.1",
+}
+
+#: The last Airbyte release with a Docker-native (compose) deployment; see README.
+AIRBYTE_VERSION = "0.63.19"

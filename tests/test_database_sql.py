@@ -1,0 +1,86 @@
+"""The Database bootstrap SQL, run for real against PostgreSQL."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from components.database import Consumer, ReadOnlyAccess, bootstrap_sql, password_var
+from tests.postgres_server import PostgresServer
+
+CONSUMERS = [Consumer("airflow", ("airflow",)), Consumer("mlflow", ("mlflow",))]
+READER = ReadOnlyAccess("mlflow_reader", "mlflow", "mlflow")
+
+
+def _passwords() -> dict[str, str]:
+    return {password_var(r): secrets.token_urlsafe(16) for r in ("airflow", "mlflow", "mlflow_reader")}
+
+
+def _bootstrap(server: PostgresServer, tmp_path, env: dict[str, str]) -> None:
+    script = tmp_path / "bootstrap.sql"
+    script.write_text(bootstrap_sql(CONSUMERS, READER))
+    server.psql("-f", str(script), env=env)
+
+
+def _login(server: PostgresServer, role: str, database: str, password: str, sql: str = "SELECT current_user"):
+    return server.psql("-tAc", sql, user=role, password=password, database=database, check=False)
+
+
+def test_each_service_logs_in_to_its_own_database(postgres_server, tmp_path):
+    env = _passwords()
+    _bootstrap(postgres_server, tmp_path, env)
+    for role in ("airflow", "mlflow"):
+        result = _login(postgres_server, role, role, env[password_var(role)])
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == role
+
+
+def test_service_cannot_reach_another_services_database(postgres_server, tmp_path):
+    env = _passwords()
+    _bootstrap(postgres_server, tmp_path, env)
+    result = _login(postgres_server, "airflow", "mlflow", env[password_var("airflow")])
+    assert result.returncode != 0
+    assert "permission denied" in result.stderr
+
+
+def test_rerun_is_idempotent_and_applies_new_passwords(postgres_server, tmp_path):
+    first = _passwords()
+    _bootstrap(postgres_server, tmp_path, first)
+    second = _passwords()
+    _bootstrap(postgres_server, tmp_path, second)  # same volume, new config: must not fail
+    assert _login(postgres_server, "mlflow", "mlflow", second[password_var("mlflow")]).returncode == 0
+    stale = _login(postgres_server, "mlflow", "mlflow", first[password_var("mlflow")])
+    assert stale.returncode != 0 and "password authentication failed" in stale.stderr
+
+
+def test_reader_sees_tables_the_owner_creates_later_but_cannot_write(postgres_server, tmp_path):
+    env = _passwords()
+    _bootstrap(postgres_server, tmp_path, env)
+    owner_pw, reader_pw = env[password_var("mlflow")], env[password_var("mlflow_reader")]
+    created = _login(postgres_server, "mlflow", "mlflow", owner_pw,
+                     "CREATE TABLE experiments (id int); INSERT INTO experiments VALUES (1)")
+    assert created.returncode == 0, created.stderr
+    read = _login(postgres_server, "mlflow_reader", "mlflow", reader_pw, "SELECT count(*) FROM experiments")
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.strip() == "1"
+    write = _login(postgres_server, "mlflow_reader", "mlflow", reader_pw, "INSERT INTO experiments VALUES (2)")
+    assert write.returncode != 0
+    assert "read-only transaction" in write.stderr or "permission denied" in write.stderr
+    escalate = _login(postgres_server, "mlflow_reader", "mlflow", reader_pw,
+                      "SET default_transaction_read_only = off; BEGIN READ WRITE; INSERT INTO experiments VALUES (3)")
+    assert escalate.returncode != 0 and "permission denied" in escalate.stderr
+
+
+def test_missing_password_env_fails_the_script(postgres_server, tmp_path):
+    env = _passwords()
+    del env[password_var("mlflow")]
+    script = tmp_path / "bootstrap.sql"
+    script.write_text(bootstrap_sql(CONSUMERS, READER))
+    result = postgres_server.psql("-f", str(script), env=env, check=False)
+    assert result.returncode != 0
+
+
+def test_rejects_unsafe_identifiers():
+    with pytest.raises(ValueError, match="identifier"):
+        bootstrap_sql([Consumer('x"; DROP', ("db",))], READER)
