@@ -10,3 +10,4 @@ platform = build_platform(config, pulumi.get_project(), pulumi.get_stack())
 
 pulumi.export("endpoints", platform.endpoints)
 pulumi.export("credentials", pulumi.Output.secret(platform.credentials))
+pulumi.export("checks", platform.checks)

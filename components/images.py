@@ -62,9 +62,14 @@ def built_image(
     inputs: Sequence[Path],
     build_args: Mapping[str, str],
     opts: Optional[pulumi.ResourceOptions] = None,
+    target: Optional[str] = None,
 ) -> docker.RemoteImage:
-    """Build ``dockerfile`` (relative to the repo root, which is the context) locally; never pushed."""
-    tag = content_tag([REPO_ROOT / dockerfile, *inputs, CA_STAGING_DIR], build_args)
+    """Build ``dockerfile`` (relative to the repo root, which is the context) locally; never pushed.
+
+    ``inputs`` are the files the build copies; only they (and the build
+    arguments and target) decide the tag.
+    """
+    tag = content_tag([REPO_ROOT / dockerfile, *inputs, CA_STAGING_DIR], {**build_args, "target": target or ""})
     return docker.RemoteImage(
         resource_name,
         name=f"{repository}:{tag}",
@@ -72,6 +77,7 @@ def built_image(
             context=str(REPO_ROOT),
             dockerfile=dockerfile,
             build_args=dict(build_args),
+            target=target,
             label={"org.mlplatform.content-tag": tag},
         ),
         keep_locally=True,

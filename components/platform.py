@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+import uuid
+from typing import Any, Optional
 
 import pulumi
 import pulumi_docker as docker
 
+from components.airflow_cluster import AirflowCluster, AirflowClusterArgs
 from components.database import Consumer, Database, DatabaseArgs, ReadOnlyAccess
+from components.images import stage_ca_bundle
+from components.mlflow_server import AUTH_DATABASE, MLflowServer, MLflowServerArgs
 from components.service import StackContext
 from config.models import PlatformConfig
 
@@ -18,7 +22,8 @@ MLFLOW_READER = ReadOnlyAccess(role="mlflow_reader", database="mlflow", owner="m
 
 def database_consumers(config: PlatformConfig) -> list[Consumer]:
     """Which services get their own role and database."""
-    return [Consumer("airflow", ("airflow",)), Consumer("mlflow", ("mlflow",))]
+    mlflow_databases = ("mlflow", AUTH_DATABASE) if config.mlflow.auth else ("mlflow",)
+    return [Consumer("airflow", ("airflow",)), Consumer("mlflow", mlflow_databases)]
 
 
 @dataclass
@@ -29,14 +34,13 @@ class Platform:
     """Per service: browser URL (or None) and in-network URL."""
     credentials: dict[str, Any] = field(default_factory=dict)
     """Per service: user names and generated passwords (exported as one secret)."""
+    checks: dict[str, Any] = field(default_factory=dict)
+    """Deploy-time checks (e.g. one-shot jobs exited 0); resolving them fails `pulumi up` when they fail."""
 
 
-def _browser_url(config: PlatformConfig, port: int, path: str = "") -> str:
-    return f"http://{config.bind_address}:{port}{path}"
-
-
-def build_platform(config: PlatformConfig, project: str, stack: str) -> Platform:
+def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: Optional[str] = None) -> Platform:
     """Declare every resource of the stack and return its endpoints and credentials."""
+    stage_ca_bundle(config.images.extra_ca_bundle)
     labels = {"org.mlplatform.project": project, "org.mlplatform.stack": stack}
     network = docker.Network(
         "network",
@@ -51,6 +55,7 @@ def build_platform(config: PlatformConfig, project: str, stack: str) -> Platform
         network_name=network.name,
         bind_address=config.bind_address,
         wait_timeout_s=config.wait_timeout_s,
+        deploy_id=deploy_id or uuid.uuid4().hex,
     )
     platform = Platform()
 
@@ -69,6 +74,41 @@ def build_platform(config: PlatformConfig, project: str, stack: str) -> Platform
         "url": None if config.database.port is None else f"postgresql://{config.bind_address}:{config.database.port}",
         "internal_url": f"postgresql://{database.host}:{database.port}",
     }
+
+    mlflow = MLflowServer(
+        "mlflow",
+        MLflowServerArgs(
+            config=config.mlflow,
+            python_base_image=config.images.python_base,
+            context=ctx,
+            database=database.connections["mlflow"],
+            protect_data=config.protect_data,
+        ),
+        pulumi.ResourceOptions(depends_on=[database.container]),
+    )
+    platform.endpoints["mlflow"] = {"url": mlflow.url, "internal_url": mlflow.tracking_uri}
+    if mlflow.admin_password is not None:
+        platform.credentials["mlflow"] = {"username": mlflow.admin_username, "password": mlflow.admin_password}
+
+    airflow = AirflowCluster(
+        "airflow",
+        AirflowClusterArgs(
+            config=config.airflow,
+            base_image=config.images.airflow_base,
+            redis_image=config.images.redis,
+            context=ctx,
+            database=database.connections["airflow"],
+            database_container=database.container,
+            mlflow_tracking_uri=mlflow.tracking_uri,
+            environment=config.environment,
+            mlflow_username=mlflow.admin_username,
+            mlflow_password=mlflow.admin_password,
+            depends_on=[mlflow.container],
+        ),
+    )
+    platform.endpoints["airflow"] = {"url": airflow.url, "internal_url": airflow.internal_url}
+    platform.credentials["airflow"] = {"username": airflow.admin_username, "password": airflow.admin_password}
+    platform.checks["airflow_init_succeeded"] = airflow.init_succeeded
     platform.credentials["postgres"] = {"username": "postgres", "password": database.superuser_password}
     platform.credentials["dashboards_reader"] = {
         "username": MLFLOW_READER.role,

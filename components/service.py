@@ -75,6 +75,8 @@ class ContainerSpec:
     hostname: Optional[str] = None
     one_shot: bool = False
     """A job that runs to completion (init, migrations): attached, not restarted, not waited on for health."""
+    rerun_every_deploy: bool = False
+    """Replace (so re-run) this job on every `pulumi up`, e.g. to re-assert generated passwords."""
 
     def __post_init__(self) -> None:
         overlap = set(self.env) & set(self.secret_env)
@@ -96,6 +98,13 @@ class StackContext:
     network_name: pulumi.Input[str]
     bind_address: str
     wait_timeout_s: int
+    deploy_id: str
+    """Unique per program run; the replacement trigger of jobs that re-run on every deploy."""
+
+    def browser_url(self, port: int, path: str = "") -> str:
+        """URL a browser on this host uses for a port published on the bind address."""
+        host = "127.0.0.1" if self.bind_address in ("0.0.0.0", "::") else self.bind_address
+        return f"http://{host}:{port}{path}"
 
     def container_name(self, service: str) -> str:
         return f"{self.project}-{self.stack}-{service}"
@@ -148,8 +157,16 @@ def declare_container(
         if spec.one_shot
         else dict(restart="unless-stopped", wait=True, wait_timeout=ctx.wait_timeout_s, must_run=True)
     )
-    # pulumi-docker stores health check changes without applying them: replace instead.
-    options = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(replace_on_changes=["healthcheck"]), opts)
+    # Health check changes are stored but not applied by pulumi-docker: replace instead.
+    # Container names are fixed, so the old container must go before its replacement starts.
+    options = pulumi.ResourceOptions.merge(
+        pulumi.ResourceOptions(
+            replace_on_changes=["healthcheck"],
+            delete_before_replace=True,
+            replacement_trigger=ctx.deploy_id if spec.rerun_every_deploy else None,
+        ),
+        opts,
+    )
     return docker.Container(
         spec.service,
         name=ctx.container_name(spec.service),

@@ -108,6 +108,8 @@ class MLflow(_Model):
     """Server worker processes."""
     auth: bool = False
     """Turn on MLflow basic auth (generated admin password)."""
+    extra_allowed_hosts: list[str] = []
+    """Host names (optionally host:port) browsers use besides the bind address, e.g. a DNS name."""
     limits: Limits = Limits()
     """Container limits."""
 

@@ -90,6 +90,8 @@ class Recorded:
     protect: bool = False
     retain_on_delete: bool = False
     replace_on_changes: list[str] = field(default_factory=list)
+    delete_before_replace: bool = False
+    replacement_trigger: bool = False
 
     def is_secret(self, path: str) -> bool:
         """True when ``path`` or an enclosing path was sent as a secret."""
@@ -181,6 +183,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 protect=bool(request.protect),
                 retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
                 replace_on_changes=list(request.replaceOnChanges),
+                delete_before_replace=bool(request.deleteBeforeReplace),
+                replacement_trigger=request.HasField("replacement_trigger"),
             )
         return super().RegisterResource(request)
 

@@ -1,0 +1,365 @@
+"""Apache Airflow 3 as separate containers: init job, api-server, scheduler,
+dag-processor, triggerer, and with CeleryExecutor a Redis broker and N workers.
+
+What makes a multi-container Airflow 3 actually work (see
+shared/reference/service-contracts.md):
+- the Fernet key, API secret key, JWT secret and issuer are generated once and
+  set identically on every container (otherwise each writes its own random
+  airflow.cfg and task calls to the Execution API get 403);
+- the execution API URL points at the api-server's network alias;
+- the FAB auth manager keeps users in PostgreSQL, and the init job re-asserts
+  the generated admin password on every deploy, so it never "changes on
+  restart";
+- the init job runs each step without ``|| true`` and the deploy fails if it
+  fails; every other container starts only after it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+import pulumi
+import pulumi_docker as docker
+
+from components import secrets
+from components.database import ConnectionInfo
+from components.images import built_image, pulled_image
+from components.service import (
+    ContainerSpec,
+    HealthCheck,
+    StackContext,
+    VolumeMount,
+    declare_container,
+    job_succeeded,
+)
+from config.models import Airflow as AirflowConfig
+from config.models import Limits
+from config.versions import REPO_ROOT
+
+API_ALIAS = "airflow-apiserver"
+API_PORT = 8080
+REDIS_ALIAS = "redis"
+REDIS_PORT = 6379
+AIRFLOW_HOME = "/opt/airflow"
+DATA_DIR = f"{AIRFLOW_HOME}/data"
+LOGS_DIR = f"{AIRFLOW_HOME}/logs"
+DAGS_DIR = f"{AIRFLOW_HOME}/dags"
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+CELERY_APP = "airflow.providers.celery.executors.celery_executor.app"
+#: HS512 needs a key of at least 64 bytes.
+JWT_SECRET_BYTES = 64
+
+INIT_SCRIPT = """\
+set -euo pipefail
+echo "mlplatform: migrating the Airflow metadata database"
+airflow db migrate
+echo "mlplatform: ensuring admin user ${MLPLATFORM_ADMIN_USERNAME}"
+airflow users create --username "${MLPLATFORM_ADMIN_USERNAME}" --password "${MLPLATFORM_ADMIN_PASSWORD}" \\
+  --firstname Airflow --lastname Admin --role Admin --email "${MLPLATFORM_ADMIN_EMAIL}"
+# `users create` leaves an existing user's password alone: make the generated one authoritative.
+airflow users reset-password --username "${MLPLATFORM_ADMIN_USERNAME}" --password "${MLPLATFORM_ADMIN_PASSWORD}"
+echo "mlplatform: Airflow init complete"
+"""
+
+
+@dataclass(frozen=True)
+class AirflowSecrets:
+    """Secrets every Airflow container must share."""
+
+    fernet_key: pulumi.Input[str]
+    api_secret_key: pulumi.Input[str]
+    jwt_secret: pulumi.Input[str]
+    admin_password: pulumi.Input[str]
+    redis_password: Optional[pulumi.Input[str]] = None
+
+
+@dataclass(frozen=True)
+class AirflowWiring:
+    """Where Airflow's dependencies are and what the DAGs are told."""
+
+    database: ConnectionInfo
+    mlflow_tracking_uri: str
+    environment: str
+    jwt_issuer: str
+    browser_url: str
+    mlflow_username: Optional[str] = None
+    mlflow_password: Optional[pulumi.Input[str]] = None
+    airbyte_connection: Optional[pulumi.Input[str]] = None
+    """JSON for AIRFLOW_CONN_AIRBYTE_DEFAULT; None when Airbyte is off."""
+    airbyte_connection_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class AirflowVolumes:
+    logs: pulumi.Input[str]
+    data: pulumi.Input[str]
+    dags_host_path: Optional[str] = None
+    """Host folder bind-mounted read-only over the image's DAGs (``dags: mount``)."""
+
+
+def mlflow_connection(tracking_uri: str, username: Optional[str]) -> dict:
+    """The ``mlflow_default`` Airflow connection (an HTTP connection to the tracking server)."""
+    scheme, rest = tracking_uri.split("://", 1)
+    host, port = rest.rstrip("/").split(":")
+    conn = {"conn_type": "http", "host": host, "port": int(port), "schema": scheme}
+    if username:
+        conn["login"] = username
+    return conn
+
+
+def common_env(config: AirflowConfig, wiring: AirflowWiring) -> tuple[dict[str, str], dict[str, pulumi.Input[str]]]:
+    """Settings shared by every Airflow container: (plain, secret)."""
+    env = {
+        "AIRFLOW__CORE__EXECUTOR": config.executor,
+        "AIRFLOW__CORE__AUTH_MANAGER": FAB_AUTH_MANAGER,
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "true",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{API_ALIAS}:{API_PORT}/execution/",
+        "AIRFLOW__API_AUTH__JWT_ISSUER": wiring.jwt_issuer,
+        "AIRFLOW__API__BASE_URL": wiring.browser_url,
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "true",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30" if config.dags == "mount" else "300",
+        "MLFLOW_TRACKING_URI": wiring.mlflow_tracking_uri,
+        "MLPLATFORM_DATA_DIR": DATA_DIR,
+        "MLPLATFORM_ENVIRONMENT": wiring.environment,
+        "MLPLATFORM_AIRBYTE_ENABLED": "true" if wiring.airbyte_connection is not None else "false",
+        "MLPLATFORM_AIRBYTE_CONNECTION_ID": wiring.airbyte_connection_id or "",
+    }
+    secret_env: dict[str, pulumi.Input[str]] = {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": wiring.database.url("postgresql+psycopg2"),
+    }
+    mlflow_conn = mlflow_connection(wiring.mlflow_tracking_uri, wiring.mlflow_username)
+    if wiring.mlflow_username and wiring.mlflow_password is not None:
+        env["MLFLOW_TRACKING_USERNAME"] = wiring.mlflow_username
+        secret_env["MLFLOW_TRACKING_PASSWORD"] = wiring.mlflow_password
+        secret_env["AIRFLOW_CONN_MLFLOW_DEFAULT"] = pulumi.Output.from_input(wiring.mlflow_password).apply(
+            lambda pw: json.dumps({**mlflow_conn, "password": pw})
+        )
+    else:
+        env["AIRFLOW_CONN_MLFLOW_DEFAULT"] = json.dumps(mlflow_conn)
+    if wiring.airbyte_connection is not None:
+        secret_env["AIRFLOW_CONN_AIRBYTE_DEFAULT"] = wiring.airbyte_connection
+    if config.executor == "CeleryExecutor":
+        env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = "8"
+        secret_env["AIRFLOW__CELERY__RESULT_BACKEND"] = wiring.database.url("db+postgresql")
+    return env, secret_env
+
+
+def shared_secret_env(secrets_: AirflowSecrets, executor: str) -> dict[str, pulumi.Input[str]]:
+    """Secrets that must be identical on every Airflow container."""
+    env: dict[str, pulumi.Input[str]] = {
+        "AIRFLOW__CORE__FERNET_KEY": secrets_.fernet_key,
+        "AIRFLOW__API__SECRET_KEY": secrets_.api_secret_key,
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets_.jwt_secret,
+    }
+    if executor == "CeleryExecutor":
+        if secrets_.redis_password is None:
+            raise ValueError("CeleryExecutor needs a Redis password")
+        env["AIRFLOW__CELERY__BROKER_URL"] = pulumi.Output.concat(
+            "redis://:", secrets_.redis_password, f"@{REDIS_ALIAS}:{REDIS_PORT}/0"
+        )
+    return env
+
+
+def _shell_check(command: str, **kwargs) -> HealthCheck:
+    # CMD-SHELL so $HOSTNAME expands inside the container (a single `$` in the Docker API).
+    return HealthCheck(test=("CMD-SHELL", command), **kwargs)
+
+
+#: Per-role command and health check, as upstream's compose file defines them.
+ROLES: dict[str, tuple[tuple[str, ...], HealthCheck]] = {
+    API_ALIAS: (
+        ("api-server",),
+        _shell_check(f"curl --fail --silent http://localhost:{API_PORT}/api/v2/monitor/health", start_period_s=60),
+    ),
+    "airflow-scheduler": (
+        ("scheduler",),
+        _shell_check("curl --fail --silent http://localhost:8974/health", start_period_s=60),
+    ),
+    "airflow-dag-processor": (
+        ("dag-processor",),
+        _shell_check('airflow jobs check --job-type DagProcessorJob --hostname "$HOSTNAME"', timeout_s=30, start_period_s=60),
+    ),
+    "airflow-triggerer": (
+        ("triggerer",),
+        _shell_check('airflow jobs check --job-type TriggererJob --hostname "$HOSTNAME"', timeout_s=30, start_period_s=60),
+    ),
+}
+WORKER_HEALTHCHECK = _shell_check(
+    f'celery --app {CELERY_APP} inspect ping -d "celery@$HOSTNAME"', interval_s=30, timeout_s=20, start_period_s=60
+)
+
+
+def airflow_specs(
+    image: pulumi.Input[str],
+    config: AirflowConfig,
+    wiring: AirflowWiring,
+    secrets_: AirflowSecrets,
+    volumes: AirflowVolumes,
+) -> tuple[ContainerSpec, list[ContainerSpec]]:
+    """(init job, long-running services) for the configured executor."""
+    env, secret_env = common_env(config, wiring)
+    secret_env = {**secret_env, **shared_secret_env(secrets_, config.executor)}
+    mounts = [VolumeMount(LOGS_DIR, volume=volumes.logs), VolumeMount(DATA_DIR, volume=volumes.data)]
+    if volumes.dags_host_path is not None:
+        mounts.append(VolumeMount(DAGS_DIR, host_path=volumes.dags_host_path, read_only=True))
+
+    def spec(service: str, command: tuple[str, ...], healthcheck: HealthCheck, limits: Limits,
+             extra_env: Mapping[str, str] = {}, **extra) -> ContainerSpec:
+        # A resolvable hostname per container lets the api-server fetch served task logs.
+        return ContainerSpec(
+            service=service, image=image, command=command, env={**env, **extra_env}, secret_env=secret_env,
+            healthcheck=healthcheck, volumes=tuple(mounts), limits=limits, hostname=service, **extra,
+        )
+
+    init = ContainerSpec(
+        service="airflow-init",
+        image=image,
+        command=("bash", "-c", INIT_SCRIPT),
+        env={**env, "MLPLATFORM_ADMIN_USERNAME": config.admin_username,
+             "MLPLATFORM_ADMIN_EMAIL": f"{config.admin_username}@{wiring.environment}.mlplatform.localhost"},
+        secret_env={**secret_env, "MLPLATFORM_ADMIN_PASSWORD": secrets_.admin_password},
+        volumes=tuple(mounts),
+        limits=config.limits,
+        one_shot=True,
+        rerun_every_deploy=True,
+    )
+    services = []
+    for service, (command, healthcheck) in ROLES.items():
+        ports = dict(internal_port=API_PORT, host_port=config.port) if service == API_ALIAS else {}
+        services.append(spec(service, command, healthcheck, config.limits, **ports))
+    if config.executor == "CeleryExecutor":
+        for index in range(1, config.workers + 1):
+            # DUMB_INIT_SETSID=0 lets Celery finish running tasks on stop (warm shutdown), as upstream does.
+            services.append(spec(f"airflow-worker-{index}", ("celery", "worker"), WORKER_HEALTHCHECK,
+                                 config.worker_limits, extra_env={"DUMB_INIT_SETSID": "0"}))
+    return init, services
+
+
+def redis_spec(image: pulumi.Input[str], password: pulumi.Input[str], volume: pulumi.Input[str], limits: Limits) -> ContainerSpec:
+    """The Celery broker; its health check proves the password works (a plain ping passes even on NOAUTH)."""
+    return ContainerSpec(
+        service=REDIS_ALIAS,
+        image=image,
+        command=("sh", "-c", 'exec redis-server --requirepass "$REDIS_PASSWORD" --appendonly yes'),
+        secret_env={"REDIS_PASSWORD": password},
+        healthcheck=_shell_check('REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli ping | grep -q PONG', interval_s=5),
+        volumes=(VolumeMount("/data", volume=volume),),
+        limits=limits,
+    )
+
+
+@dataclass
+class AirflowClusterArgs:
+    """Inputs of the AirflowCluster component."""
+
+    config: AirflowConfig
+    """The stack's ``airflow`` settings."""
+    base_image: str
+    """Pinned official Airflow image the platform's image derives from."""
+    redis_image: str
+    """Pinned Redis image (CeleryExecutor only)."""
+    context: StackContext
+    """Network, bind address and naming shared by the stack."""
+    database: ConnectionInfo
+    """The ``airflow`` role's connection (metadata DB and Celery results)."""
+    database_container: docker.Container
+    """Started (and healthy) before the init job runs."""
+    mlflow_tracking_uri: str
+    """In-network MLflow URI given to the DAGs."""
+    environment: str
+    """Environment name, passed to the DAGs."""
+    mlflow_username: Optional[str] = None
+    """MLflow basic-auth user, when MLflow auth is on."""
+    mlflow_password: Optional[pulumi.Input[str]] = None
+    """MLflow basic-auth password (secret), when MLflow auth is on."""
+    airbyte_connection: Optional[pulumi.Input[str]] = None
+    """JSON for the ``airbyte_default`` connection, when Airbyte is on."""
+    airbyte_connection_id: Optional[str] = None
+    """Airbyte connection the ingest DAG syncs."""
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
+    """Other resources (e.g. MLflow) to start before Airflow's services."""
+
+
+class AirflowCluster(pulumi.ComponentResource):
+    """Airflow 3 running the repo's DAGs."""
+
+    url: str
+    """Browser URL of the UI and REST API."""
+    internal_url: str
+    """In-network URL of the api-server."""
+    admin_username: str
+    admin_password: pulumi.Output[str]
+    """Secret."""
+    init_succeeded: pulumi.Output[bool]
+    """Resolves only when the init job exited 0 (fails the deploy otherwise)."""
+    services: dict[str, docker.Container]
+
+    def __init__(self, name: str, args: AirflowClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("mlplatform:index:AirflowCluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        ctx, config = args.context, args.config
+        celery = config.executor == "CeleryExecutor"
+        image = built_image(
+            "airflow-image",
+            repository="mlplatform/airflow",
+            dockerfile="images/airflow/Dockerfile",
+            inputs=[REPO_ROOT / "images/airflow", REPO_ROOT / "constraints.txt"]
+            + ([REPO_ROOT / "dags"] if config.dags == "bake" else []),
+            build_args={"AIRFLOW_BASE": args.base_image},
+            target="baked" if config.dags == "bake" else "runtime",
+            opts=child,
+        )
+        self.admin_username = config.admin_username
+        self.admin_password = secrets.password("airflow-admin", child)
+        shared = AirflowSecrets(
+            fernet_key=secrets.fernet_key("airflow-fernet-key", child),
+            api_secret_key=secrets.hex_secret("airflow-api-secret-key", 32, child),
+            jwt_secret=secrets.hex_secret("airflow-jwt-secret", JWT_SECRET_BYTES, child),
+            admin_password=self.admin_password,
+            redis_password=secrets.password("redis", child) if celery else None,
+        )
+
+        def volume(role: str) -> docker.Volume:
+            return docker.Volume(
+                f"airflow-{role}",
+                name=f"{ctx.project}-{ctx.stack}-airflow-{role}",
+                labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in ctx.labels("airflow", "data").items()],
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+            )
+
+        volumes = AirflowVolumes(
+            logs=volume("logs").name,
+            data=volume("data").name,
+            dags_host_path=str(REPO_ROOT / "dags") if config.dags == "mount" else None,
+        )
+        wiring = AirflowWiring(
+            database=args.database,
+            mlflow_tracking_uri=args.mlflow_tracking_uri,
+            environment=args.environment,
+            jwt_issuer=f"{ctx.project}-{ctx.stack}",
+            browser_url=ctx.browser_url(config.port),
+            mlflow_username=args.mlflow_username,
+            mlflow_password=args.mlflow_password,
+            airbyte_connection=args.airbyte_connection,
+            airbyte_connection_id=args.airbyte_connection_id,
+        )
+        before_init: list[pulumi.Resource] = [args.database_container]
+        if celery:
+            redis_image = pulled_image("redis-image", args.redis_image, child)
+            redis = declare_container(
+                redis_spec(redis_image.image_id, shared.redis_password, volume("redis").name, config.limits), ctx, child
+            )
+            before_init.append(redis)
+        init_spec, service_specs = airflow_specs(image.image_id, config, wiring, shared, volumes)
+        init = declare_container(init_spec, ctx, pulumi.ResourceOptions(parent=self, depends_on=before_init))
+        self.init_succeeded = job_succeeded(init, init_spec.service)
+        after_init = pulumi.ResourceOptions(parent=self, depends_on=[init, *args.depends_on])
+        self.services = {s.service: declare_container(s, ctx, after_init) for s in service_specs}
+        self.url = ctx.browser_url(config.port)
+        self.internal_url = f"http://{API_ALIAS}:{API_PORT}"
+        self.register_outputs(
+            {"url": self.url, "internal_url": self.internal_url, "init_succeeded": self.init_succeeded}
+        )

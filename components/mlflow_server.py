@@ -1,0 +1,191 @@
+"""MLflow tracking server and model registry.
+
+Backend store on the platform's PostgreSQL, artifacts served through the
+server (``--serve-artifacts``) onto a named volume, so clients need no shared
+volume and no cloud credentials. Host-header validation (MLflow >= 3.5) is
+configured from the server's own network alias and published endpoint, so
+other containers and the browser both get through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_docker as docker
+
+from components import secrets
+from components.database import ConnectionInfo
+from components.images import built_image
+from components.service import ContainerSpec, HealthCheck, StackContext, Upload, VolumeMount, declare_container
+from config.models import MLflow as MLflowConfig
+from config.versions import REPO_ROOT
+
+ALIAS = "mlflow"
+PORT = 5000
+ARTIFACTS_DIR = "/mlartifacts"
+AUTH_CONFIG_PATH = "/etc/mlflow/basic_auth.ini"
+ADMIN_USER = "admin"
+TRACKING_URI = f"http://{ALIAS}:{PORT}"
+#: Database holding MLflow's users and permissions when basic auth is on.
+AUTH_DATABASE = "mlflow_auth"
+
+HEALTHCHECK = HealthCheck(
+    # The image has no curl; /health answers 200 "OK" and skips host validation and auth.
+    test=("CMD", "python", "-c", f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{PORT}/health', timeout=4)"),
+    interval_s=10,
+    timeout_s=6,
+    retries=12,
+    start_period_s=60,
+)
+
+
+def allowed_hosts(bind_address: str, host_port: int, extra: tuple[str, ...] = ()) -> list[str]:
+    """Host headers the server accepts: its alias (other containers) and its published endpoint (browsers).
+
+    The setting replaces MLflow's defaults and matches exactly, so each name is
+    listed with and without its port.
+    """
+    names = [(ALIAS, PORT), ("localhost", host_port), ("127.0.0.1", host_port)]
+    if bind_address not in ("0.0.0.0", "::", "127.0.0.1"):
+        names.append((bind_address, host_port))
+    hosts: list[str] = []
+    for name, port in names:
+        hosts += [name, f"{name}:{port}"]
+    for entry in extra:
+        hosts += [entry] if ":" in entry else [entry, f"{entry}:{host_port}"]
+    return list(dict.fromkeys(hosts))
+
+
+def browser_origins(bind_address: str, host_port: int) -> list[str]:
+    hosts = ["localhost", "127.0.0.1"] + ([bind_address] if bind_address not in ("0.0.0.0", "::", "127.0.0.1") else [])
+    return [f"http://{h}:{host_port}" for h in hosts]
+
+
+def auth_config(admin_password: pulumi.Input[str], auth_db_url: pulumi.Input[str]) -> pulumi.Output[str]:
+    """basic_auth.ini: users kept in PostgreSQL, generated admin password (secret)."""
+    return pulumi.Output.secret(
+        pulumi.Output.format(
+            "[mlflow]\n"
+            "default_permission = READ\n"
+            "database_uri = {0}\n"
+            "admin_username = " + ADMIN_USER + "\n"
+            "admin_password = {1}\n"
+            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n",
+            auth_db_url,
+            admin_password,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """Basic-auth secrets; present only when ``mlflow.auth`` is on."""
+
+    admin_password: pulumi.Input[str]
+    flask_secret_key: pulumi.Input[str]
+    auth_db_url: pulumi.Input[str]
+
+
+def mlflow_spec(
+    image: pulumi.Input[str],
+    config: MLflowConfig,
+    bind_address: str,
+    backend_store_uri: pulumi.Input[str],
+    artifacts_volume: pulumi.Input[str],
+    auth: Optional[AuthSettings] = None,
+) -> ContainerSpec:
+    """The tracking server container."""
+    command = ["mlflow", "server", "--host", "0.0.0.0", "--port", str(PORT), "--workers", str(config.workers),
+               "--serve-artifacts"]
+    env = {
+        "MLFLOW_ARTIFACTS_DESTINATION": ARTIFACTS_DIR,
+        "MLFLOW_SERVER_ALLOWED_HOSTS": ",".join(allowed_hosts(bind_address, config.port, tuple(config.extra_allowed_hosts))),
+        "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS": ",".join(browser_origins(bind_address, config.port)),
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+    }
+    secret_env: dict[str, pulumi.Input[str]] = {"MLFLOW_BACKEND_STORE_URI": backend_store_uri}
+    uploads: tuple[Upload, ...] = ()
+    if auth is not None:
+        command += ["--app-name", "basic-auth"]
+        env["MLFLOW_AUTH_CONFIG_PATH"] = AUTH_CONFIG_PATH
+        secret_env["MLFLOW_FLASK_SERVER_SECRET_KEY"] = auth.flask_secret_key
+        uploads = (Upload(AUTH_CONFIG_PATH, auth_config(auth.admin_password, auth.auth_db_url)),)
+    return ContainerSpec(
+        service=ALIAS,
+        image=image,
+        command=tuple(command),
+        env=env,
+        secret_env=secret_env,
+        healthcheck=HEALTHCHECK,
+        internal_port=PORT,
+        host_port=config.port,
+        volumes=(VolumeMount(container_path=ARTIFACTS_DIR, volume=artifacts_volume),),
+        uploads=uploads,
+        limits=config.limits,
+    )
+
+
+@dataclass
+class MLflowServerArgs:
+    """Inputs of the MLflowServer component."""
+
+    config: MLflowConfig
+    """The stack's ``mlflow`` settings."""
+    python_base_image: str
+    """Pinned Python image the server image is built on."""
+    context: StackContext
+    """Network, bind address and naming shared by the stack."""
+    database: ConnectionInfo
+    """The ``mlflow`` role's connection (backend store, and auth database when auth is on)."""
+    protect_data: bool = False
+    """Protect the artifacts volume from deletion."""
+
+
+class MLflowServer(pulumi.ComponentResource):
+    """MLflow tracking server with the model registry and proxied artifact storage."""
+
+    url: str
+    """Browser URL on the bind address."""
+    tracking_uri: str
+    """In-network tracking URI for other containers."""
+    admin_username: Optional[str]
+    """Basic-auth admin (None when auth is off)."""
+    admin_password: Optional[pulumi.Output[str]]
+    """Secret; None when auth is off."""
+    container: docker.Container
+
+    def __init__(self, name: str, args: MLflowServerArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("mlplatform:index:MLflowServer", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        ctx, config = args.context, args.config
+        image = built_image(
+            "mlflow-image",
+            repository="mlplatform/mlflow",
+            dockerfile="images/mlflow/Dockerfile",
+            inputs=[REPO_ROOT / "images/mlflow", REPO_ROOT / "constraints.txt"],
+            build_args={"PYTHON_BASE": args.python_base_image},
+            opts=child,
+        )
+        volume = docker.Volume(
+            "mlflow-artifacts",
+            name=f"{ctx.project}-{ctx.stack}-mlflow-artifacts",
+            labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in ctx.labels(ALIAS, "data").items()],
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=args.protect_data),
+        )
+        auth = None
+        self.admin_username, self.admin_password = None, None
+        if config.auth:
+            self.admin_username = ADMIN_USER
+            self.admin_password = secrets.password("mlflow-admin", child)
+            auth_db = ConnectionInfo(
+                args.database.host, args.database.port, args.database.user, AUTH_DATABASE, args.database.password
+            )
+            auth = AuthSettings(self.admin_password, secrets.hex_secret("mlflow-flask-secret", 32, child), auth_db.url())
+        spec = mlflow_spec(image.image_id, config, ctx.bind_address, args.database.url(), volume.name, auth)
+        self.container = declare_container(spec, ctx, child)
+        self.url = ctx.browser_url(config.port)
+        self.tracking_uri = TRACKING_URI
+        self.register_outputs({"url": self.url, "tracking_uri": self.tracking_uri, "container": self.container.name})
