@@ -1,0 +1,74 @@
+"""The whole program for each Pulumi.<stack>.yaml: outputs and platform-wide rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import STACKS, program_for
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_endpoints_list_browser_and_in_network_urls(stack):
+    endpoints = program_for(stack).exports["endpoints"]
+    assert not endpoints.secret
+    assert endpoints.value["mlflow"] == {"url": "http://127.0.0.1:5000", "internal_url": "http://mlflow:5000"}
+    assert endpoints.value["airflow"] == {"url": "http://127.0.0.1:8080", "internal_url": "http://airflow-apiserver:8080"}
+    assert endpoints.value["postgres"]["internal_url"] == "postgresql://postgres:5432"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_credentials_are_one_secret_output(stack):
+    credentials = program_for(stack).exports["credentials"]
+    assert credentials.secret
+    assert credentials.value["airflow"]["username"] == "admin"
+    assert len(credentials.value["airflow"]["password"]) == 32
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_port_is_published_beyond_the_bind_address(stack):
+    for name, c in program_for(stack).mocks.containers().items():
+        for port in c.inputs.get("ports", []):
+            assert port["ip"] == "127.0.0.1", name
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_container_uses_an_image_id_and_is_labelled(stack):
+    run = program_for(stack)
+    image_ids = {r.outputs["imageId"] for r in run.mocks.of_type("RemoteImage")}
+    for name, c in run.mocks.containers().items():
+        assert c.inputs["image"] in image_ids, name
+        labels = {entry["label"]: entry["value"] for entry in c.inputs["labels"]}
+        assert labels["org.mlplatform.stack"] == stack, name
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_container_is_on_the_stack_network(stack):
+    run = program_for(stack)
+    network = run.mocks.of_type("Network")[0]
+    assert network.inputs["name"] == f"mlplatform-{stack}"
+    for name, c in run.mocks.containers().items():
+        assert c.inputs["networksAdvanced"][0]["name"] == f"mlplatform-{stack}", name
+
+
+def test_prod_limits_every_container():
+    for name, c in program_for("prod").mocks.containers().items():
+        assert c.inputs.get("memory") and c.inputs.get("cpus"), name
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_components_use_their_type_tokens(stack):
+    types = {r.typ for r in program_for(stack).resources if not r.custom}
+    assert {"mlplatform:index:Database", "mlplatform:index:MLflowServer", "mlplatform:index:AirflowCluster"} <= types
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_random_id_or_string_is_used_for_secrets(stack):
+    types = {r.typ for r in program_for(stack).resources}
+    assert not {"random:index/randomId:RandomId", "random:index/randomString:RandomString"} & types
+
+
+def test_secrets_are_stable_resources_not_regenerated_per_container():
+    run = program_for("prod")
+    passwords = [r.name for r in run.mocks.of_type("RandomPassword")]
+    assert len(passwords) == len(set(passwords))
+    assert "airflow-admin" in passwords and "redis" in passwords
