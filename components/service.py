@@ -100,6 +100,8 @@ class StackContext:
     wait_timeout_s: int
     deploy_id: str
     """Unique per program run; the replacement trigger of jobs that re-run on every deploy."""
+    env_cache: dict = field(default_factory=dict, compare=False, repr=False)
+    """``KEY=value`` Outputs shared by containers with the same setting (N workers cost ~1)."""
 
     def browser_url(self, port: int, path: str = "") -> str:
         """URL a browser on this host uses for a port published on the bind address."""
@@ -122,14 +124,27 @@ def _seconds(value: int) -> str:
     return f"{value}s"
 
 
-def env_list(spec: ContainerSpec) -> list[pulumi.Input[str]]:
-    """``KEY=value`` entries, secret values kept secret."""
-    entries: list[pulumi.Input[str]] = []
-    for key, value in sorted(spec.env.items()):
-        entries.append(pulumi.Output.concat(key, "=", value) if isinstance(value, pulumi.Output) else f"{key}={value}")
-    for key, value in sorted(spec.secret_env.items()):
-        entries.append(pulumi.Output.secret(pulumi.Output.concat(key, "=", value)))
-    return entries
+def env_list(spec: ContainerSpec, cache: Optional[dict] = None) -> list[pulumi.Input[str]]:
+    """``KEY=value`` entries, secret values kept secret.
+
+    With ``cache``, an entry built from the same value object is built once and
+    shared, so many containers with the same settings stay cheap to declare.
+    """
+    cache = {} if cache is None else cache
+
+    def entry(key: str, value: pulumi.Input[str], secret: bool) -> pulumi.Input[str]:
+        if not secret and not isinstance(value, pulumi.Output):
+            return f"{key}={value}"
+        cache_key = (key, id(value), secret)
+        if cache_key not in cache:
+            built = pulumi.Output.concat(key, "=", value)
+            # Keep `value` referenced so its id cannot be reused by another object.
+            cache[cache_key] = (value, pulumi.Output.secret(built) if secret else built)
+        return cache[cache_key][1]
+
+    return [entry(k, v, False) for k, v in sorted(spec.env.items())] + [
+        entry(k, v, True) for k, v in sorted(spec.secret_env.items())
+    ]
 
 
 def declare_container(
@@ -173,7 +188,7 @@ def declare_container(
         image=spec.image,
         command=list(spec.command) or None,
         entrypoints=list(spec.entrypoint) or None,
-        envs=env_list(spec),
+        envs=env_list(spec, ctx.env_cache),
         healthcheck=healthcheck,
         networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=ctx.network_name, aliases=[spec.service])],
         ports=ports,

@@ -1,0 +1,62 @@
+# mlplatform: set up, deploy, test.  `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+STACK ?= dev
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip --disable-pip-version-check
+# Local file state backend: no Pulumi account needed. State and the generated
+# passphrase that encrypts its secrets stay in .pulumi-state/ (git-ignored).
+STATE_DIR := $(CURDIR)/.pulumi-state
+export PULUMI_BACKEND_URL ?= file://$(STATE_DIR)
+export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(STATE_DIR)/passphrase
+export PULUMI_SKIP_UPDATE_CHECK := true
+
+.PHONY: help setup venv up preview down outputs stack test test-fast bench e2e e2e-down check-tools
+
+help: ## List the targets
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt images/airflow/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -c constraints.txt -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+setup: venv ## Create .venv with the program's and the tests' dependencies (pinned)
+	@echo "Set up. Next: 'make up' to deploy the $(STACK) stack, 'make test' to run the tests."
+
+check-tools:
+	@command -v pulumi >/dev/null || { echo "Pulumi CLI not found. Install it: curl -fsSL https://get.pulumi.com | sh  (then open a new shell)"; exit 1; }
+	@command -v docker >/dev/null || { echo "Docker not found. Install Docker Engine (Debian/Ubuntu: apt-get install docker.io) or Docker Desktop."; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo "Docker is installed but the daemon is not reachable: start it (systemctl start docker) and check you may use it (docker info)."; exit 1; }
+
+stack: check-tools venv
+	@mkdir -p $(STATE_DIR) && chmod 700 $(STATE_DIR)
+	@[ -s $(PULUMI_CONFIG_PASSPHRASE_FILE) ] || { umask 077; $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))' > $(PULUMI_CONFIG_PASSPHRASE_FILE); }
+	@pulumi stack select --create $(STACK) --non-interactive >/dev/null
+
+up: stack ## Deploy STACK (default dev) on the local Docker engine and print its endpoints
+	pulumi up --yes --stack $(STACK)
+	@echo; echo "Endpoints:"; pulumi stack output endpoints --stack $(STACK) --json
+	@echo "Credentials: pulumi stack output credentials --show-secrets --stack $(STACK)  (with the env of 'make outputs')"
+
+preview: stack ## Show what `make up` would change
+	pulumi preview --diff --stack $(STACK)
+
+outputs: stack ## Print endpoints and (secret) credentials of STACK
+	pulumi stack output endpoints --stack $(STACK) --json
+	pulumi stack output credentials --show-secrets --stack $(STACK) --json
+
+down: stack ## Destroy STACK's containers (data volumes are retained; protected in prod)
+	pulumi destroy --yes --stack $(STACK)
+
+test: venv ## Run the whole test suite
+	$(PY) -m pytest -q tests --ignore=tests/e2e
+
+bench: venv ## Print speed figures (program evaluation under mocks, DAG parse and run)
+	$(PY) -m bench.program_bench
+	$(PY) -m bench.dags_bench
