@@ -31,6 +31,7 @@ from components.service import (
     HealthCheck,
     StackContext,
     VolumeMount,
+    data_volume,
     declare_container,
     job_succeeded,
 )
@@ -323,12 +324,7 @@ class AirflowCluster(pulumi.ComponentResource):
         )
 
         def volume(role: str) -> docker.Volume:
-            return docker.Volume(
-                f"airflow-{role}",
-                name=f"{ctx.project}-{ctx.stack}-airflow-{role}",
-                labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in ctx.labels("airflow", "data").items()],
-                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
-            )
+            return data_volume(f"airflow-{role}", "airflow", ctx, self)
 
         volumes = AirflowVolumes(
             logs=volume("logs").name,

@@ -17,7 +17,15 @@ import pulumi_docker as docker
 
 from components import secrets
 from components.images import pulled_image
-from components.service import ContainerSpec, HealthCheck, StackContext, Upload, VolumeMount, declare_container
+from components.service import (
+    ContainerSpec,
+    HealthCheck,
+    StackContext,
+    Upload,
+    VolumeMount,
+    data_volume,
+    declare_container,
+)
 from config.models import Database as DatabaseConfig
 
 SCRIPTS = Path(__file__).parent / "scripts"
@@ -197,12 +205,7 @@ class Database(pulumi.ComponentResource):
         super().__init__("mlplatform:index:Database", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         ctx = args.context
-        self.volume = docker.Volume(
-            "pgdata",
-            name=f"{ctx.project}-{ctx.stack}-pgdata",
-            labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in ctx.labels("postgres", "data").items()],
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=args.protect_data),
-        )
+        self.volume = data_volume("pgdata", ALIAS, ctx, self, args.protect_data)
         self.superuser_password = secrets.password("postgres-superuser", child)
         roles = [c.role for c in args.consumers] + [args.reader.role]
         passwords = {role: secrets.password(f"db-{role}", child) for role in roles}

@@ -18,7 +18,15 @@ import pulumi_docker as docker
 from components import secrets
 from components.database import ConnectionInfo
 from components.images import built_image
-from components.service import ContainerSpec, HealthCheck, StackContext, Upload, VolumeMount, declare_container
+from components.service import (
+    ContainerSpec,
+    HealthCheck,
+    StackContext,
+    Upload,
+    VolumeMount,
+    data_volume,
+    declare_container,
+)
 from config.models import MLflow as MLflowConfig
 from config.versions import REPO_ROOT
 
@@ -169,12 +177,7 @@ class MLflowServer(pulumi.ComponentResource):
             build_args={"PYTHON_BASE": args.python_base_image},
             opts=child,
         )
-        volume = docker.Volume(
-            "mlflow-artifacts",
-            name=f"{ctx.project}-{ctx.stack}-mlflow-artifacts",
-            labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in ctx.labels(ALIAS, "data").items()],
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=args.protect_data),
-        )
+        volume = data_volume("mlflow-artifacts", ALIAS, ctx, self, args.protect_data)
         auth = None
         self.admin_username, self.admin_password = None, None
         if config.auth:

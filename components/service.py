@@ -211,6 +211,18 @@ def declare_container(
     )
 
 
+def data_volume(
+    role: str, service: str, ctx: StackContext, parent: pulumi.Resource, protect: bool = False
+) -> docker.Volume:
+    """A named volume for a service's data: kept when deleted from the stack, protected on request."""
+    return docker.Volume(
+        role,
+        name=f"{ctx.project}-{ctx.stack}-{role}",
+        labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in ctx.labels(service, "data").items()],
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=True, protect=protect),
+    )
+
+
 def job_succeeded(job: docker.Container, service: str) -> pulumi.Output[bool]:
     """Fail the deployment when a one-shot job exits non-zero.
 
