@@ -10,7 +10,7 @@ other containers and the browser both get through.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_docker as docker
@@ -150,6 +150,8 @@ class MLflowServerArgs:
     """The ``mlflow`` role's connection (backend store, and auth database when auth is on)."""
     protect_data: bool = False
     """Protect the artifacts volume from deletion."""
+    start_after: Sequence[pulumi.Resource] = ()
+    """Containers (the database) that must be healthy before the server starts."""
 
 
 class MLflowServer(pulumi.ComponentResource):
@@ -188,7 +190,7 @@ class MLflowServer(pulumi.ComponentResource):
             )
             auth = AuthSettings(self.admin_password, secrets.hex_secret("mlflow-flask-secret", 32, child), auth_db.url())
         spec = mlflow_spec(image.image_id, config, ctx.bind_address, args.database.url(), volume.name, auth)
-        self.container = declare_container(spec, ctx, child)
+        self.container = declare_container(spec, ctx, pulumi.ResourceOptions(parent=self, depends_on=list(args.start_after)))
         self.url = ctx.browser_url(config.port)
         self.tracking_uri = TRACKING_URI
         self.register_outputs({"url": self.url, "tracking_uri": self.tracking_uri, "container": self.container.name})

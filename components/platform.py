@@ -83,8 +83,8 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
             context=ctx,
             database=database.connections["mlflow"],
             protect_data=config.protect_data,
+            start_after=[database.container],
         ),
-        pulumi.ResourceOptions(depends_on=[database.container]),
     )
     platform.endpoints["mlflow"] = {"url": mlflow.url, "internal_url": mlflow.tracking_uri}
     if mlflow.admin_password is not None:

@@ -105,10 +105,12 @@ class Recorded:
 class RecordingMocks(pulumi.runtime.Mocks):
     """Realistic provider outputs; records every resource."""
 
-    def __init__(self) -> None:
+    def __init__(self, state: Optional[dict] = None) -> None:
         self.resources: list[Recorded] = []
         self.generated_secrets: list[str] = []
         self._pending_meta: dict[tuple[str, str], dict] = {}
+        self.state: dict = {} if state is None else state
+        """Generated random values by resource name, kept across runs as Pulumi state keeps them."""
 
     def _secret(self, value: str) -> pulumi.Output:
         self.generated_secrets.append(value)
@@ -117,11 +119,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def outputs_for(self, typ: str, name: str, inputs: dict) -> tuple[str, dict]:
         out = dict(inputs)
         if typ == "random:index/randomPassword:RandomPassword":
-            value = _random_password(inputs)
+            value = self.state.setdefault(f"password/{name}", _random_password(inputs))
             out.update(result=self._secret(value), bcryptHash=pulumi.Output.secret("$2a$10$" + _hex(26)[:53]))
             return _hex(8), out
         if typ == "random:index/randomBytes:RandomBytes":
-            raw = os.urandom(int(inputs["length"]))
+            raw = bytes.fromhex(self.state.setdefault(f"bytes/{name}", os.urandom(int(inputs["length"])).hex()))
             out.update(base64=self._secret(base64.b64encode(raw).decode()), hex=self._secret(raw.hex()))
             return _hex(8), out
         if typ == "docker:index/remoteImage:RemoteImage":
@@ -222,20 +224,27 @@ class ProgramRun:
         return self.mocks.resources
 
 
-def setup_mocks(stack: str, platform: Optional[dict] = None, preview: bool = False) -> RecordingMocks:
-    """Reset the runtime and install recording mocks with the given stack config."""
+def setup_mocks(
+    stack: str, platform: Optional[dict] = None, preview: bool = False, state: Optional[dict] = None
+) -> RecordingMocks:
+    """Reset the runtime and install recording mocks with the given stack config.
+
+    ``state`` (optional, mutated) keeps generated secrets across runs, as Pulumi state does.
+    """
     pulumi.runtime.reset_options(project="mlplatform", stack=stack, preview=preview)
     config = {} if platform is None else {"mlplatform:platform": json.dumps(platform)}
     pulumi.runtime.set_all_config(config)
-    mocks = RecordingMocks()
+    mocks = RecordingMocks(state)
     pulumi.runtime.set_mocks(mocks, project="mlplatform", stack=stack, preview=preview, monitor=RecordingMonitor(mocks))
     return mocks
 
 
-def run_program(stack: str, platform: Optional[dict] = None, preview: bool = False) -> ProgramRun:
+def run_program(
+    stack: str, platform: Optional[dict] = None, preview: bool = False, state: Optional[dict] = None
+) -> ProgramRun:
     """Run ``__main__.py`` for ``stack`` under mocks; ``platform`` overrides the stack file's config."""
     config = stack_config(stack) if platform is None else platform
-    mocks = setup_mocks(stack, config, preview)
+    mocks = setup_mocks(stack, config, preview, state)
     exports: dict[str, Any] = {}
     resolved: dict[str, Export] = {}
 

@@ -72,3 +72,19 @@ def test_secrets_are_stable_resources_not_regenerated_per_container():
     passwords = [r.name for r in run.mocks.of_type("RandomPassword")]
     assert len(passwords) == len(set(passwords))
     assert "airflow-admin" in passwords and "redis" in passwords
+
+
+def test_mlflow_waits_for_the_database():
+    containers = program_for("dev").mocks.containers()
+    assert containers["postgres"].urn in containers["mlflow"].dependencies
+
+
+def test_generated_secrets_are_kept_across_runs_with_the_same_state():
+    from tests.pulumi_mocks import run_program
+
+    state: dict = {}
+    first = run_program("dev", state=state).exports["credentials"].value
+    second = run_program("dev", state=state).exports["credentials"].value
+    third = run_program("dev").exports["credentials"].value
+    assert first == second
+    assert first["airflow"]["password"] != third["airflow"]["password"]
