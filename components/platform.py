@@ -9,6 +9,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_docker as docker
 
+from components.airbyte import Airbyte, AirbyteArgs, airbyte_consumers
 from components.airflow_cluster import AirflowCluster, AirflowClusterArgs
 from components.database import Consumer, Database, DatabaseArgs, ReadOnlyAccess
 from components.images import stage_ca_bundle
@@ -23,7 +24,10 @@ MLFLOW_READER = ReadOnlyAccess(role="mlflow_reader", database="mlflow", owner="m
 def database_consumers(config: PlatformConfig) -> list[Consumer]:
     """Which services get their own role and database."""
     mlflow_databases = ("mlflow", AUTH_DATABASE) if config.mlflow.auth else ("mlflow",)
-    return [Consumer("airflow", ("airflow",)), Consumer("mlflow", mlflow_databases)]
+    consumers = [Consumer("airflow", ("airflow",)), Consumer("mlflow", mlflow_databases)]
+    if config.airbyte.enabled:
+        consumers += airbyte_consumers()
+    return consumers
 
 
 @dataclass
@@ -90,6 +94,29 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
     if mlflow.admin_password is not None:
         platform.credentials["mlflow"] = {"username": mlflow.admin_username, "password": mlflow.admin_password}
 
+    airbyte = None
+    if config.airbyte.enabled:
+        airbyte = Airbyte(
+            "airbyte",
+            AirbyteArgs(
+                config=config.airbyte,
+                context=ctx,
+                databases={role: database.connections[role] for role in ("airbyte", "temporal")},
+                depends_on=[database.container],
+                protect_data=config.protect_data,
+            ),
+        )
+        platform.endpoints["airbyte"] = {
+            "url": airbyte.url,
+            "api_url": airbyte.api_url,
+            "internal_url": airbyte.internal_api_url,
+        }
+        platform.credentials["airbyte"] = {
+            "username": airbyte.basic_auth_username,
+            "password": airbyte.basic_auth_password,
+        }
+        platform.checks["airbyte_init_succeeded"] = airbyte.init_succeeded
+
     airflow = AirflowCluster(
         "airflow",
         AirflowClusterArgs(
@@ -103,6 +130,8 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
             environment=config.environment,
             mlflow_username=mlflow.admin_username,
             mlflow_password=mlflow.admin_password,
+            airbyte_connection=airbyte.airflow_connection if airbyte else None,
+            airbyte_connection_id=config.airbyte.connection_id,
             depends_on=[mlflow.container],
         ),
     )

@@ -39,5 +39,7 @@ DEFAULT_IMAGES = {
     "grafana": "grafana/grafana:12.3.1",
 }
 
-#: The last Airbyte release with a Docker-native (compose) deployment; see README.
+#: The last Airbyte release with a Docker-native (compose) deployment; see docs/airbyte.md.
 AIRBYTE_VERSION = "0.63.19"
+#: Filtering Docker API proxy between Airbyte's worker and the Docker socket (not an Airbyte image).
+DOCKER_SOCKET_PROXY_IMAGE = "tecnativa/docker-socket-proxy:0.3.0"

@@ -88,3 +88,27 @@ def test_generated_secrets_are_kept_across_runs_with_the_same_state():
     third = run_program("dev").exports["credentials"].value
     assert first == second
     assert first["airflow"]["password"] != third["airflow"]["password"]
+
+
+def test_airbyte_enabled_adds_its_component_databases_and_airflow_connection():
+    from tests.helpers import program_with
+    from tests.pulumi_mocks import env_dict
+
+    connection_id = "2f9c1e4a-7b3d-4c1e-9a8b-0123456789ab"
+    run = program_with("dev", airbyte={"enabled": True, "connection_id": connection_id})
+    containers = run.mocks.containers()
+    assert "airbyte-server" in containers
+    logins = env_dict(containers["postgres"])["MLPLATFORM_DB_LOGINS"].split()
+    assert any(login.startswith("airbyte/airbyte/") for login in logins)
+    assert any(login.startswith("temporal/temporal/") for login in logins)
+    scheduler = env_dict(containers["airflow-scheduler"])
+    assert scheduler["MLPLATFORM_AIRBYTE_ENABLED"] == "true"
+    assert scheduler["MLPLATFORM_AIRBYTE_CONNECTION_ID"] == connection_id
+    assert '"conn_type": "airbyte"' in scheduler["AIRFLOW_CONN_AIRBYTE_DEFAULT"].replace('":"', '": "')
+    assert "airbyte" in run.exports["credentials"].value
+    assert run.exports["endpoints"].value["airbyte"]["url"] == "http://127.0.0.1:8000"
+
+
+def test_airbyte_off_by_default_declares_nothing_of_it():
+    containers = program_for("dev").mocks.containers()
+    assert not [name for name in containers if name.startswith("airbyte")]
