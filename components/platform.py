@@ -12,6 +12,7 @@ import pulumi_docker as docker
 from components.airbyte import Airbyte, AirbyteArgs, airbyte_consumers
 from components.airflow_cluster import AirflowCluster, AirflowClusterArgs
 from components.database import Consumer, Database, DatabaseArgs, ReadOnlyAccess
+from components.grafana import Grafana, GrafanaArgs
 from components.images import stage_ca_bundle
 from components.mlflow_server import AUTH_DATABASE, MLflowServer, MLflowServerArgs
 from components.service import StackContext
@@ -75,7 +76,7 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
         ),
     )
     platform.endpoints["postgres"] = {
-        "url": None if config.database.port is None else f"postgresql://{config.bind_address}:{config.database.port}",
+        "url": None if config.database.port is None else ctx.browser_url(config.database.port, scheme="postgresql"),
         "internal_url": f"postgresql://{database.host}:{database.port}",
     }
 
@@ -93,6 +94,20 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
     platform.endpoints["mlflow"] = {"url": mlflow.url, "internal_url": mlflow.tracking_uri}
     if mlflow.admin_password is not None:
         platform.credentials["mlflow"] = {"username": mlflow.admin_username, "password": mlflow.admin_password}
+
+    if config.grafana.enabled:
+        grafana = Grafana(
+            "grafana",
+            GrafanaArgs(
+                config=config.grafana,
+                image=config.images.grafana,
+                context=ctx,
+                datasource=database.connections[MLFLOW_READER.role],
+                protect_data=config.protect_data,
+            ),
+        )
+        platform.endpoints["grafana"] = {"url": grafana.url, "internal_url": grafana.internal_url}
+        platform.credentials["grafana"] = {"username": grafana.admin_user, "password": grafana.admin_password}
 
     airbyte = None
     if config.airbyte.enabled:

@@ -103,10 +103,10 @@ class StackContext:
     env_cache: dict = field(default_factory=dict, compare=False, repr=False)
     """``KEY=value`` Outputs shared by containers with the same setting (N workers cost ~1)."""
 
-    def browser_url(self, port: int, path: str = "") -> str:
-        """URL a browser on this host uses for a port published on the bind address."""
+    def browser_url(self, port: int, path: str = "", scheme: str = "http") -> str:
+        """URL a client on this host uses for a port published on the bind address."""
         host = "127.0.0.1" if self.bind_address in ("0.0.0.0", "::") else self.bind_address
-        return f"http://{host}:{port}{path}"
+        return f"{scheme}://{host}:{port}{path}"
 
     def container_name(self, service: str) -> str:
         return f"{self.project}-{self.stack}-{service}"

@@ -112,3 +112,11 @@ def test_airbyte_enabled_adds_its_component_databases_and_airflow_connection():
 def test_airbyte_off_by_default_declares_nothing_of_it():
     containers = program_for("dev").mocks.containers()
     assert not [name for name in containers if name.startswith("airbyte")]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_grafana_is_deployed_with_its_credentials(stack):
+    run = program_for(stack)
+    assert "grafana" in run.mocks.containers()
+    assert run.exports["endpoints"].value["grafana"]["url"] == "http://127.0.0.1:3000"
+    assert len(run.exports["credentials"].value["grafana"]["password"]) == 32
