@@ -14,7 +14,7 @@ export PULUMI_BACKEND_URL ?= file://$(STATE_DIR)
 export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(STATE_DIR)/passphrase
 export PULUMI_SKIP_UPDATE_CHECK := true
 
-.PHONY: help setup venv up preview down outputs stack test test-fast bench e2e e2e-down check-tools
+.PHONY: help setup venv up preview down outputs stack test bench e2e e2e-down check-tools
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -60,3 +60,11 @@ test: venv ## Run the whole test suite
 bench: venv ## Print speed figures (program evaluation under mocks, DAG parse and run)
 	$(PY) -m bench.program_bench
 	$(PY) -m bench.dags_bench
+
+e2e: venv ## Run the dev stack for real on a local Docker engine and check it works together
+	bash e2e/engine.sh
+	$(PY) e2e/base_images.py
+	MLPLATFORM_E2E=1 PYTHONPATH=$(CURDIR) $(PY) -m pytest -q -s -p no:randomly tests/e2e
+
+e2e-down: venv ## Remove everything `make e2e` created (containers, networks, volumes, state)
+	PYTHONPATH=$(CURDIR) $(PY) e2e/realise.py down

@@ -1,0 +1,215 @@
+"""The dev stack, realised on a real Docker engine, working together.
+
+Tests run in file order on one realised stack (see conftest.py); each writes
+its figure into build/e2e-report.json. Only 127.0.0.1 and the stack's own
+container network are contacted.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+import psycopg2
+import pytest
+import requests
+from mlflow.tracking import MlflowClient
+
+from e2e.realise import E2E_LABEL, remove_containers
+from tests.e2e.conftest import Stack, wait_until
+from tests.grafana_sql import TimeRange, grafana_sql, panels
+
+TRAINING_DAG = "train_anomaly_model"
+EXPERIMENT = "anomaly-detection"
+MODEL = "anomaly-detector"
+
+
+def _containers(stack: Stack) -> list:
+    return stack.client.containers.list(all=True, filters={"label": f"{E2E_LABEL}=true"})
+
+
+def _trigger_and_wait(stack: Stack, dag_id: str, timeout_s: float = 300) -> tuple[str, float]:
+    wait_until(lambda: stack.airflow("GET", f"/dags/{dag_id}").status_code == 200, 180, 2, f"DAG {dag_id} parsed")
+    stack.airflow("PATCH", f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+    started = time.monotonic()
+    response = stack.airflow("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
+    assert response.status_code in (200, 201), response.text
+    run_id = response.json()["dag_run_id"]
+
+    def finished():
+        state = stack.airflow("GET", f"/dags/{dag_id}/dagRuns/{run_id}").json()["state"]
+        return state if state in ("success", "failed") else None
+
+    state = wait_until(finished, timeout_s, 1, f"{dag_id} run {run_id}")
+    return state, time.monotonic() - started
+
+
+def _reader_connection(stack: Stack):
+    reader = stack.credentials["dashboards_reader"]
+    url = stack.endpoints["postgres"]["url"]  # postgresql://127.0.0.1:5432
+    host, port = url.split("://")[1].split(":")
+    return psycopg2.connect(host=host, port=int(port), dbname="mlflow", user=reader["username"],
+                            password=reader["password"], connect_timeout=10)
+
+
+def test_every_realised_container_is_ready(stack: Stack):
+    for service, result in stack.realisation.containers.items():
+        if result.exit_code is not None:
+            assert result.exit_code == 0, service
+        else:
+            state = stack.client.api.inspect_container(result.id)["State"]
+            assert state["Health"]["Status"] == "healthy", service
+    slowest = max(r.seconds_to_ready for r in stack.realisation.containers.values())
+    stack.figures["slowest_in_stack_s"] = round(slowest, 1)
+
+
+def test_no_port_is_published_beyond_loopback(stack: Stack):
+    published = 0
+    for container in _containers(stack):
+        for bindings in (container.attrs["HostConfig"].get("PortBindings") or {}).values():
+            for binding in bindings or []:
+                published += 1
+                assert binding["HostIp"] == "127.0.0.1", container.name
+    assert published >= 3
+
+
+def test_browser_endpoints_answer_on_loopback(stack: Stack):
+    assert requests.get(f"{stack.endpoints['mlflow']['url']}/health", timeout=10).text.strip() == "OK"
+    health = requests.get(f"{stack.endpoints['airflow']['url']}/api/v2/monitor/health", timeout=10).json()
+    assert health["metadatabase"]["status"] == "healthy"
+    # MLflow's host validation lets the browser's Host header through (not only /health).
+    assert requests.get(f"{stack.endpoints['mlflow']['url']}/api/2.0/mlflow/experiments/search",
+                        params={"max_results": 1}, timeout=10).status_code == 200
+
+
+def test_airflow_admin_login_returns_a_token(stack: Stack):
+    response = stack.airflow_token()
+    assert response.status_code in (200, 201), response.text
+    assert response.json()["access_token"]
+    stack.figures["admin_login_ok"] = True
+
+
+def test_airflow_wrong_password_is_refused(stack: Stack):
+    response = stack.airflow_token(password=stack.credentials["airflow"]["password"] + "-wrong")
+    assert response.status_code == 401
+    stack.figures["wrong_password_refused"] = True
+
+
+def test_training_dag_succeeds_when_triggered_over_the_api(stack: Stack):
+    state, seconds = _trigger_and_wait(stack, TRAINING_DAG)
+    stack.figures["dag_state"] = state
+    stack.figures["dag_run_s"] = round(seconds, 1)
+    assert state == "success"
+
+
+def test_mlflow_recorded_the_run_metrics_artifacts_and_champion(stack: Stack):
+    client = MlflowClient(tracking_uri=stack.endpoints["mlflow"]["url"])
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])
+    assert runs and runs[0].info.status == "FINISHED"
+    assert runs[0].data.metrics
+    artifacts = [a.path for a in client.list_artifacts(runs[0].info.run_id)]
+    assert artifacts
+    versions = client.search_model_versions(f"name='{MODEL}'")
+    assert versions
+    champion = client.get_model_version_by_alias(MODEL, "champion")
+    assert champion.version
+    stack.figures["mlflow_runs"] = len(runs)
+    stack.figures["registered_model_versions"] = len(versions)
+
+
+def test_every_dashboard_query_returns_rows_as_the_read_only_role(stack: Stack):
+    client = MlflowClient(tracking_uri=stack.endpoints["mlflow"]["url"])
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    run = client.search_runs([experiment.experiment_id], max_results=1)[0]
+    now = datetime.now(timezone.utc)
+    values = {"experiment": [experiment.experiment_id], "metric": list(run.data.metrics)}
+    multi = {"experiment": True, "metric": True}
+    failures = []
+    with _reader_connection(stack) as conn, conn.cursor() as cursor:
+        for name, panel in panels():
+            for target in panel["targets"]:
+                sql = grafana_sql(target["rawSql"], values, multi, TimeRange(now - timedelta(days=1), now + timedelta(hours=1)))
+                cursor.execute(sql)
+                rows = cursor.fetchall()
+                if not rows and panel["title"] != "Failed runs":
+                    failures.append(f"{name}: {panel['title']}")
+    stack.figures["grafana_queries_ok"] = not failures
+    assert not failures, f"panels without rows: {failures}"
+
+
+def test_read_only_role_cannot_write(stack: Stack):
+    with _reader_connection(stack) as conn, conn.cursor() as cursor:
+        with pytest.raises(psycopg2.Error):
+            cursor.execute("INSERT INTO experiments (name, lifecycle_stage) VALUES ('x', 'active')")
+    stack.figures["readonly_write_refused"] = True
+
+
+def test_idle_memory_of_the_stack(stack: Stack):
+    time.sleep(10)
+    total = 0
+    for container in _containers(stack):
+        if container.status == "running":
+            total += container.stats(stream=False)["memory_stats"].get("usage", 0)
+    stack.figures["idle_memory_mb"] = round(total / 2**20)
+    assert stack.figures["idle_memory_mb"] < 2500
+
+
+def test_generated_secrets_visible_in_docker_inspect_env(stack: Stack):
+    secrets = set(stack.run.mocks.generated_secrets)
+    visible = set()
+    for container in _containers(stack):
+        for entry in container.attrs["Config"]["Env"] or []:
+            value = entry.split("=", 1)[1]
+            visible |= {s for s in secrets if s in value}
+    stack.figures["secrets_in_env"] = len(visible)
+    stack.figures["secrets_generated"] = len(secrets)
+
+
+def test_slowest_single_service_started_alone(stack: Stack):
+    """Each long-running service restarted on its own, the others up; time until healthy again."""
+    timings = {}
+    for container in _containers(stack):
+        if container.attrs["Config"].get("Healthcheck") is None or container.status != "running":
+            continue
+        started = time.monotonic()
+        container.restart()
+        wait_until(lambda: stack.client.api.inspect_container(container.id)["State"]["Health"]["Status"] == "healthy",
+                   300, 0.5, f"{container.name} healthy after restart")
+        timings[container.name] = round(time.monotonic() - started, 1)
+    stack.figures["single_service_restart_s"] = timings
+    stack.figures["slowest_single_service_s"] = max(timings.values())
+    # Target: the whole stack healthy within 1.5x its slowest single service.
+    stack.figures["time_to_healthy_vs_slowest"] = round(stack.figures["time_to_healthy_s"] / max(timings.values()), 2)
+
+
+def test_data_and_passwords_survive_removing_and_realising_again(stack: Stack):
+    client = MlflowClient(tracking_uri=stack.endpoints["mlflow"]["url"])
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    runs_before = len(client.search_runs([experiment.experiment_id]))
+    dag_runs_before = stack.airflow("GET", f"/dags/{TRAINING_DAG}/dagRuns").json()["total_entries"]
+    password_before = stack.credentials["airflow"]["password"]
+    remove_containers(stack.client)
+    stack.redeploy()
+    assert stack.credentials["airflow"]["password"] == password_before
+    assert stack.airflow_token().status_code in (200, 201)
+    client = MlflowClient(tracking_uri=stack.endpoints["mlflow"]["url"])
+    assert len(client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])) == runs_before
+    assert stack.airflow("GET", f"/dags/{TRAINING_DAG}/dagRuns").json()["total_entries"] == dag_runs_before
+    stack.figures["data_survived_redeploy"] = True
+
+
+def test_services_recover_after_a_database_restart(stack: Stack):
+    postgres = stack.client.containers.get("mlplatform-dev-postgres")
+    started = time.monotonic()
+    postgres.restart()
+
+    def all_healthy():
+        states = [stack.client.api.inspect_container(c.id)["State"] for c in _containers(stack) if c.status == "running"]
+        return all(s.get("Health", {}).get("Status", "healthy") == "healthy" for s in states) and len(states) >= 6
+
+    wait_until(all_healthy, 300, 1, "every service healthy after the database restart")
+    state, _ = _trigger_and_wait(stack, TRAINING_DAG)
+    stack.figures["recovered_after_db_restart_s"] = round(time.monotonic() - started, 1)
+    assert state == "success"
