@@ -63,6 +63,7 @@ bench: venv ## Print speed figures (program evaluation under mocks, DAG parse an
 
 e2e: venv ## Run the dev stack for real on a local Docker engine and check it works together
 	bash e2e/engine.sh
+	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	$(PY) e2e/base_images.py
 	MLPLATFORM_E2E=1 PYTHONPATH=$(CURDIR) $(PY) -m pytest -q -s -p no:randomly tests/e2e
 
