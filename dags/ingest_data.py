@@ -12,7 +12,7 @@ from airflow.providers.airbyte.operators.airbyte import AirbyteTriggerSyncOperat
 from airflow.sdk import dag, get_current_context, task
 
 from mlpipelines.assets import RAW_TRAFFIC_DATA
-from mlpipelines.dag_defaults import OWNER_ARGS, SERVICE_RETRIES, START_DATE
+from mlpipelines.dag_defaults import PLATFORM_DAG_ARGS, SERVICE_RETRIES
 
 AIRBYTE_TASK_ID = "airbyte_sync"
 BUNDLED_TASK_ID = "land_bundled_data"
@@ -21,12 +21,8 @@ BUNDLED_TASK_ID = "land_bundled_data"
 @dag(
     dag_id="ingest_data",
     schedule="@daily",
-    start_date=START_DATE,
-    catchup=False,
     max_active_runs=1,
-    # Unpaused so a fresh platform runs the whole chain once without anyone clicking.
-    is_paused_upon_creation=False,
-    default_args=OWNER_ARGS,
+    **PLATFORM_DAG_ARGS,
     tags=["mlplatform", "data"],
     doc_md=__doc__,
 )

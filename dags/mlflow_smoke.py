@@ -8,16 +8,13 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from mlpipelines.dag_defaults import OWNER_ARGS, START_DATE
+from mlpipelines.dag_defaults import PLATFORM_DAG_ARGS
 
 
 @dag(
     dag_id="mlflow_smoke",
     schedule=None,
-    start_date=START_DATE,
-    catchup=False,
-    is_paused_upon_creation=False,
-    default_args=OWNER_ARGS,
+    **PLATFORM_DAG_ARGS,
     tags=["mlplatform", "smoke"],
     doc_md=__doc__,
 )

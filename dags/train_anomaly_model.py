@@ -10,17 +10,14 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from mlpipelines.assets import TRAINING_TRAFFIC_DATA
-from mlpipelines.dag_defaults import LOCAL_RETRIES, OWNER_ARGS, SERVICE_RETRIES, START_DATE
+from mlpipelines.dag_defaults import LOCAL_RETRIES, PLATFORM_DAG_ARGS, SERVICE_RETRIES
 
 
 @dag(
     dag_id="train_anomaly_model",
     schedule=[TRAINING_TRAFFIC_DATA],
-    start_date=START_DATE,
-    catchup=False,
     max_active_runs=1,  # runs share the feature file and the champion decision
-    is_paused_upon_creation=False,
-    default_args=OWNER_ARGS,
+    **PLATFORM_DAG_ARGS,
     tags=["mlplatform", "ml"],
     doc_md=__doc__,
 )

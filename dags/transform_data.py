@@ -10,17 +10,14 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from mlpipelines.assets import RAW_TRAFFIC_DATA, TRAINING_TRAFFIC_DATA
-from mlpipelines.dag_defaults import LOCAL_RETRIES, OWNER_ARGS, START_DATE
+from mlpipelines.dag_defaults import LOCAL_RETRIES, PLATFORM_DAG_ARGS
 
 
 @dag(
     dag_id="transform_data",
     schedule=[RAW_TRAFFIC_DATA],
-    start_date=START_DATE,
-    catchup=False,
     max_active_runs=1,
-    is_paused_upon_creation=False,
-    default_args=OWNER_ARGS,
+    **PLATFORM_DAG_ARGS,
     tags=["mlplatform", "data"],
     doc_md=__doc__,
 )

@@ -166,6 +166,7 @@ def test_dags_get_mlflow_and_platform_settings():
     assert env["MLPLATFORM_AIRBYTE_ENABLED"] == "false"
     assert '"host": "mlflow"' in env["AIRFLOW_CONN_MLFLOW_DEFAULT"]
     assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "false"
+    assert env["MLFLOW_DISABLE_TELEMETRY"] == "true" and env["DO_NOT_TRACK"] == "true"
 
 
 def test_mlflow_credentials_reach_airflow_when_mlflow_auth_is_on():

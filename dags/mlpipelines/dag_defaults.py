@@ -21,3 +21,12 @@ SERVICE_RETRIES = {
 LOCAL_RETRIES = {"retries": 0}
 
 OWNER_ARGS = {"owner": "mlplatform"}
+
+#: What every platform DAG shares: no backfill, and not paused at creation, so a
+#: fresh deploy runs the ingest -> transform -> train chain without anyone clicking.
+PLATFORM_DAG_ARGS = {
+    "start_date": START_DATE,
+    "catchup": False,
+    "is_paused_upon_creation": False,
+    "default_args": OWNER_ARGS,
+}
