@@ -16,6 +16,7 @@ shared/reference/service-contracts.md):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
@@ -81,15 +82,23 @@ class AirflowWiring:
     """Where Airflow's dependencies are and what the DAGs are told."""
 
     database: ConnectionInfo
+    """The ``airflow`` role's connection (metadata DB and Celery results)."""
     mlflow_tracking_uri: str
+    """In-network MLflow URI given to the DAGs."""
     environment: str
-    jwt_issuer: str
-    browser_url: str
+    """Environment name, passed to the DAGs."""
     mlflow_username: Optional[str] = None
+    """MLflow basic-auth user, when MLflow auth is on."""
     mlflow_password: Optional[pulumi.Input[str]] = None
+    """MLflow basic-auth password (secret), when MLflow auth is on."""
     airbyte_connection: Optional[pulumi.Input[str]] = None
     """JSON for AIRFLOW_CONN_AIRBYTE_DEFAULT; None when Airbyte is off."""
     airbyte_connection_id: Optional[str] = None
+    """Airbyte connection the ingest DAG syncs."""
+    jwt_issuer: str = ""
+    """Set by the component from the stack name."""
+    browser_url: str = ""
+    """Set by the component from the bind address and port."""
 
 
 @dataclass(frozen=True)
@@ -266,22 +275,10 @@ class AirflowClusterArgs:
     """Pinned Redis image (CeleryExecutor only)."""
     context: StackContext
     """Network, bind address and naming shared by the stack."""
-    database: ConnectionInfo
-    """The ``airflow`` role's connection (metadata DB and Celery results)."""
     database_container: docker.Container
     """Started (and healthy) before the init job runs."""
-    mlflow_tracking_uri: str
-    """In-network MLflow URI given to the DAGs."""
-    environment: str
-    """Environment name, passed to the DAGs."""
-    mlflow_username: Optional[str] = None
-    """MLflow basic-auth user, when MLflow auth is on."""
-    mlflow_password: Optional[pulumi.Input[str]] = None
-    """MLflow basic-auth password (secret), when MLflow auth is on."""
-    airbyte_connection: Optional[pulumi.Input[str]] = None
-    """JSON for the ``airbyte_default`` connection, when Airbyte is on."""
-    airbyte_connection_id: Optional[str] = None
-    """Airbyte connection the ingest DAG syncs."""
+    wiring: AirflowWiring
+    """The database, MLflow and Airbyte settings Airflow and its DAGs use."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
     """Other resources (e.g. MLflow) to start before Airflow's services."""
 
@@ -333,16 +330,8 @@ class AirflowCluster(pulumi.ComponentResource):
             data=volume("data").name,
             dags_host_path=str(REPO_ROOT / "dags") if config.dags == "mount" else None,
         )
-        wiring = AirflowWiring(
-            database=args.database,
-            mlflow_tracking_uri=args.mlflow_tracking_uri,
-            environment=args.environment,
-            jwt_issuer=f"{ctx.project}-{ctx.stack}",
-            browser_url=ctx.browser_url(config.port),
-            mlflow_username=args.mlflow_username,
-            mlflow_password=args.mlflow_password,
-            airbyte_connection=args.airbyte_connection,
-            airbyte_connection_id=args.airbyte_connection_id,
+        wiring = dataclasses.replace(
+            args.wiring, jwt_issuer=f"{ctx.project}-{ctx.stack}", browser_url=ctx.browser_url(config.port)
         )
         before_init: list[pulumi.Resource] = [args.database_container]
         if celery:

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.airbyte import Airbyte, AirbyteArgs, airbyte_consumers
-from components.airflow_cluster import AirflowCluster, AirflowClusterArgs
+from components.airflow_cluster import AirflowCluster, AirflowClusterArgs, AirflowWiring
 from components.database import Consumer, Database, DatabaseArgs, ReadOnlyAccess
 from components.grafana import Grafana, GrafanaArgs
 from components.images import stage_ca_bundle
@@ -139,14 +139,16 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
             base_image=config.images.airflow_base,
             redis_image=config.images.redis,
             context=ctx,
-            database=database.connections["airflow"],
             database_container=database.container,
-            mlflow_tracking_uri=mlflow.tracking_uri,
-            environment=config.environment,
-            mlflow_username=mlflow.admin_username,
-            mlflow_password=mlflow.admin_password,
-            airbyte_connection=airbyte.airflow_connection if airbyte else None,
-            airbyte_connection_id=config.airbyte.connection_id,
+            wiring=AirflowWiring(
+                database=database.connections["airflow"],
+                mlflow_tracking_uri=mlflow.tracking_uri,
+                environment=config.environment,
+                mlflow_username=mlflow.admin_username,
+                mlflow_password=mlflow.admin_password,
+                airbyte_connection=airbyte.airflow_connection if airbyte else None,
+                airbyte_connection_id=config.airbyte.connection_id,
+            ),
             depends_on=[mlflow.container],
         ),
     )
