@@ -35,6 +35,7 @@ from components.service import (
     data_volume,
     declare_container,
     job_succeeded,
+    secret_path,
 )
 from config.models import Airflow as AirflowConfig
 from config.models import Limits
@@ -53,8 +54,11 @@ CELERY_APP = "airflow.providers.celery.executors.celery_executor.app"
 #: HS512 needs a key of at least 64 bytes.
 JWT_SECRET_BYTES = 64
 
+ADMIN_PASSWORD_FILE = "airflow-admin-password"
+
 INIT_SCRIPT = """\
 set -euo pipefail
+MLPLATFORM_ADMIN_PASSWORD="$(cat ADMIN_PASSWORD_PATH)"
 echo "mlplatform: migrating the Airflow metadata database"
 airflow db migrate
 echo "mlplatform: ensuring admin user ${MLPLATFORM_ADMIN_USERNAME}"
@@ -63,7 +67,7 @@ airflow users create --username "${MLPLATFORM_ADMIN_USERNAME}" --password "${MLP
 # `users create` leaves an existing user's password alone: make the generated one authoritative.
 airflow users reset-password --username "${MLPLATFORM_ADMIN_USERNAME}" --password "${MLPLATFORM_ADMIN_PASSWORD}"
 echo "mlplatform: Airflow init complete"
-"""
+""".replace("ADMIN_PASSWORD_PATH", secret_path(ADMIN_PASSWORD_FILE))
 
 
 @dataclass(frozen=True)
@@ -139,9 +143,7 @@ def common_env(config: AirflowConfig, wiring: AirflowWiring) -> tuple[dict[str, 
         "MLPLATFORM_AIRBYTE_ENABLED": "true" if wiring.airbyte_connection is not None else "false",
         "MLPLATFORM_AIRBYTE_CONNECTION_ID": wiring.airbyte_connection_id or "",
     }
-    secret_env: dict[str, pulumi.Input[str]] = {
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": wiring.database.url("postgresql+psycopg2"),
-    }
+    secret_env: dict[str, pulumi.Input[str]] = {}
     mlflow_conn = mlflow_connection(wiring.mlflow_tracking_uri, wiring.mlflow_username)
     if wiring.mlflow_username and wiring.mlflow_password is not None:
         env["MLFLOW_TRACKING_USERNAME"] = wiring.mlflow_username
@@ -155,13 +157,26 @@ def common_env(config: AirflowConfig, wiring: AirflowWiring) -> tuple[dict[str, 
         secret_env["AIRFLOW_CONN_AIRBYTE_DEFAULT"] = wiring.airbyte_connection
     if config.executor == "CeleryExecutor":
         env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = "8"
-        secret_env["AIRFLOW__CELERY__RESULT_BACKEND"] = wiring.database.url("db+postgresql")
     return env, secret_env
 
 
-def shared_secret_env(secrets_: AirflowSecrets, executor: str) -> dict[str, pulumi.Input[str]]:
-    """Secrets that must be identical on every Airflow container."""
-    env: dict[str, pulumi.Input[str]] = {
+#: Sensitive Airflow options read from secret files through Airflow's ``_CMD`` variants
+#: (supported for these options), so the values stay out of `docker inspect`.
+def secret_option_file(option: str) -> str:
+    """Secret file name for an Airflow option, e.g. AIRFLOW__CORE__FERNET_KEY -> airflow-core-fernet-key."""
+    return "airflow-" + option.removeprefix("AIRFLOW__").lower().replace("__", "-").replace("_", "-")
+
+
+def shared_secret_files(
+    secrets_: AirflowSecrets, database: ConnectionInfo, executor: str
+) -> tuple[dict[str, str], dict[str, pulumi.Input[str]]]:
+    """Secrets every Airflow container must share, as (``*_CMD`` env, secret files).
+
+    All of these are options Airflow marks sensitive, which it reads through
+    ``<OPTION>_CMD``; the values stay out of the env and `docker inspect`.
+    """
+    values: dict[str, pulumi.Input[str]] = {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database.url("postgresql+psycopg2"),
         "AIRFLOW__CORE__FERNET_KEY": secrets_.fernet_key,
         "AIRFLOW__API__SECRET_KEY": secrets_.api_secret_key,
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets_.jwt_secret,
@@ -169,10 +184,13 @@ def shared_secret_env(secrets_: AirflowSecrets, executor: str) -> dict[str, pulu
     if executor == "CeleryExecutor":
         if secrets_.redis_password is None:
             raise ValueError("CeleryExecutor needs a Redis password")
-        env["AIRFLOW__CELERY__BROKER_URL"] = pulumi.Output.concat(
+        values["AIRFLOW__CELERY__BROKER_URL"] = pulumi.Output.concat(
             "redis://:", secrets_.redis_password, f"@{REDIS_ALIAS}:{REDIS_PORT}/0"
         )
-    return env
+        values["AIRFLOW__CELERY__RESULT_BACKEND"] = database.url("db+postgresql")
+    env = {f"{option}_CMD": f"cat {secret_path(secret_option_file(option))}" for option in values}
+    files = {secret_option_file(option): value for option, value in values.items()}
+    return env, files
 
 
 def _shell_check(command: str, **kwargs) -> HealthCheck:
@@ -213,7 +231,8 @@ def airflow_specs(
 ) -> tuple[ContainerSpec, list[ContainerSpec]]:
     """(init job, long-running services) for the configured executor."""
     env, secret_env = common_env(config, wiring)
-    secret_env = {**secret_env, **shared_secret_env(secrets_, config.executor)}
+    cmd_env, files = shared_secret_files(secrets_, wiring.database, config.executor)
+    env = {**env, **cmd_env}
     mounts = [VolumeMount(LOGS_DIR, volume=volumes.logs), VolumeMount(DATA_DIR, volume=volumes.data)]
     if volumes.dags_host_path is not None:
         mounts.append(VolumeMount(DAGS_DIR, host_path=volumes.dags_host_path, read_only=True))
@@ -223,7 +242,8 @@ def airflow_specs(
         # A resolvable hostname per container lets the api-server fetch served task logs.
         return ContainerSpec(
             service=service, image=image, command=command, env={**env, **extra_env}, secret_env=secret_env,
-            healthcheck=healthcheck, volumes=tuple(mounts), limits=limits, hostname=service, **extra,
+            secret_files=files, healthcheck=healthcheck, volumes=tuple(mounts), limits=limits, hostname=service,
+            **extra,
         )
 
     init = ContainerSpec(
@@ -232,7 +252,8 @@ def airflow_specs(
         command=("bash", "-c", INIT_SCRIPT),
         env={**env, "MLPLATFORM_ADMIN_USERNAME": config.admin_username,
              "MLPLATFORM_ADMIN_EMAIL": f"{config.admin_username}@{wiring.environment}.mlplatform.localhost"},
-        secret_env={**secret_env, "MLPLATFORM_ADMIN_PASSWORD": secrets_.admin_password},
+        secret_env=secret_env,
+        secret_files={**files, ADMIN_PASSWORD_FILE: secrets_.admin_password},
         volumes=tuple(mounts),
         limits=config.limits,
         one_shot=True,
@@ -250,14 +271,19 @@ def airflow_specs(
     return init, services
 
 
+REDIS_PASSWORD_FILE = secret_path("redis-password")
+
+
 def redis_spec(image: pulumi.Input[str], password: pulumi.Input[str], volume: pulumi.Input[str], limits: Limits) -> ContainerSpec:
     """The Celery broker; its health check proves the password works (a plain ping passes even on NOAUTH)."""
     return ContainerSpec(
         service=REDIS_ALIAS,
         image=image,
-        command=("sh", "-c", 'exec redis-server --requirepass "$REDIS_PASSWORD" --appendonly yes'),
-        secret_env={"REDIS_PASSWORD": password},
-        healthcheck=_shell_check('REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli ping | grep -q PONG', interval_s=5),
+        command=("sh", "-c", f'exec redis-server --requirepass "$(cat {REDIS_PASSWORD_FILE})" --appendonly yes'),
+        secret_files={"redis-password": password},
+        healthcheck=_shell_check(
+            f'REDISCLI_AUTH="$(cat {REDIS_PASSWORD_FILE})" redis-cli ping | grep -q PONG', interval_s=5
+        ),
         volumes=(VolumeMount("/data", volume=volume),),
         limits=limits,
     )

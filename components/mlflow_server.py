@@ -26,6 +26,7 @@ from components.service import (
     VolumeMount,
     data_volume,
     declare_container,
+    secret_path,
 )
 from config.models import MLflow as MLflowConfig
 from config.versions import REPO_ROOT
@@ -104,9 +105,13 @@ def mlflow_spec(
     artifacts_volume: pulumi.Input[str],
     auth: Optional[AuthSettings] = None,
 ) -> ContainerSpec:
-    """The tracking server container."""
-    command = ["mlflow", "server", "--host", "0.0.0.0", "--port", str(PORT), "--workers", str(config.workers),
-               "--serve-artifacts"]
+    """The tracking server container.
+
+    MLflow reads its backend URI (which holds the password) and Flask key only
+    from env or flags, so a shell wrapper exports them from secret files at
+    start: they never appear in the container's configured env or command.
+    """
+    args = ["--host", "0.0.0.0", "--port", str(PORT), "--workers", str(config.workers), "--serve-artifacts"]
     env = {
         "MLFLOW_ARTIFACTS_DESTINATION": ARTIFACTS_DIR,
         "MLFLOW_SERVER_ALLOWED_HOSTS": ",".join(allowed_hosts(bind_address, config.port, tuple(config.extra_allowed_hosts))),
@@ -114,19 +119,25 @@ def mlflow_spec(
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "true",
     }
-    secret_env: dict[str, pulumi.Input[str]] = {"MLFLOW_BACKEND_STORE_URI": backend_store_uri}
+    files: dict[str, pulumi.Input[str]] = {"mlflow-backend-store-uri": backend_store_uri}
     uploads: tuple[Upload, ...] = ()
     if auth is not None:
-        command += ["--app-name", "basic-auth"]
+        args += ["--app-name", "basic-auth"]
         env["MLFLOW_AUTH_CONFIG_PATH"] = AUTH_CONFIG_PATH
-        secret_env["MLFLOW_FLASK_SERVER_SECRET_KEY"] = auth.flask_secret_key
+        files["mlflow-flask-secret-key"] = auth.flask_secret_key
         uploads = (Upload(AUTH_CONFIG_PATH, auth_config(auth.admin_password, auth.auth_db_url)),)
+    exports = "".join(
+        f'export {var}="$(cat {secret_path(name)})"; '
+        for var, name in (("MLFLOW_BACKEND_STORE_URI", "mlflow-backend-store-uri"),
+                          ("MLFLOW_FLASK_SERVER_SECRET_KEY", "mlflow-flask-secret-key"))
+        if name in files
+    )
     return ContainerSpec(
         service=ALIAS,
         image=image,
-        command=tuple(command),
+        command=("sh", "-c", exports + 'exec mlflow server "$@"', "mlflow-server", *args),
         env=env,
-        secret_env=secret_env,
+        secret_files=files,
         healthcheck=HEALTHCHECK,
         internal_port=PORT,
         host_port=config.port,

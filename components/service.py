@@ -18,6 +18,13 @@ import pulumi_docker as docker
 from config.models import Limits
 
 LABEL_PREFIX = "org.mlplatform"
+#: Where ``secret_files`` are written in a container (Docker's usual place for secrets).
+SECRETS_DIR = "/run/secrets"
+
+
+def secret_path(name: str) -> str:
+    """Path of the secret file ``name`` inside a container."""
+    return f"{SECRETS_DIR}/{name}"
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,9 @@ class ContainerSpec:
     env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Plain settings."""
     secret_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    """Settings that hold secrets; always wrapped as secret Outputs."""
+    """Secrets the software can only read from env (visible to `docker inspect`); wrapped as secret Outputs."""
+    secret_files: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Secrets written to ``secret_path(name)`` before start: preferred, they stay out of `docker inspect`."""
     healthcheck: Optional[HealthCheck] = None
     internal_port: Optional[int] = None
     host_port: Optional[int] = None
@@ -200,6 +209,10 @@ def declare_container(
         ]
         or None,
         uploads=[docker.ContainerUploadArgs(file=u.path, content=u.content, executable=u.executable) for u in spec.uploads]
+        + [
+            docker.ContainerUploadArgs(file=secret_path(name), content=pulumi.Output.secret(content))
+            for name, content in sorted(spec.secret_files.items())
+        ]
         or None,
         memory=spec.limits.memory_mb,
         cpus=None if spec.limits.cpus is None else str(spec.limits.cpus),

@@ -94,3 +94,22 @@ def start_postgres() -> Iterator[PostgresServer]:
 def postgres_server() -> Iterator[PostgresServer]:
     """A fresh PostgreSQL server per test."""
     yield from start_postgres()
+
+
+def run_bootstrap(server: PostgresServer, workdir: Path, sql_for_dir, passwords: dict[str, str],
+                  check: bool = True) -> subprocess.CompletedProcess:
+    """Write each role's password file as the container gets it, then run the bootstrap SQL.
+
+    ``sql_for_dir(secrets_dir)`` renders the script for that secrets folder.
+    """
+    from components.database import password_file
+
+    secrets_dir = workdir / "secrets"
+    secrets_dir.mkdir(exist_ok=True)
+    for stale in secrets_dir.iterdir():
+        stale.unlink()
+    for role, password in passwords.items():
+        (secrets_dir / password_file(role)).write_text(password)
+    script = workdir / "bootstrap.sql"
+    script.write_text(sql_for_dir(str(secrets_dir)))
+    return server.psql("-f", str(script), check=check)

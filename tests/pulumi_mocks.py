@@ -196,6 +196,21 @@ def env_dict(container: Recorded) -> dict[str, str]:
     return dict(entry.split("=", 1) for entry in container.inputs.get("envs", []))
 
 
+def uploaded_files(container: Recorded) -> dict[str, str]:
+    """Files written into a container before start, by path."""
+    return {u["file"]: u["content"] for u in container.inputs.get("uploads", [])}
+
+
+def effective_settings(container: Recorded) -> dict[str, str]:
+    """The env as the software sees it: ``<OPTION>_CMD=cat <file>`` resolved to the uploaded file's content."""
+    env = env_dict(container)
+    files = uploaded_files(container)
+    for key, value in list(env.items()):
+        if key.endswith("_CMD") and value.startswith("cat "):
+            env[key.removesuffix("_CMD")] = files[value.removeprefix("cat ")]
+    return env
+
+
 def secret_env_keys(container: Recorded) -> set[str]:
     """Keys of env entries that were sent as secrets."""
     envs = container.inputs.get("envs", [])

@@ -9,7 +9,7 @@ from cryptography.fernet import Fernet
 
 from components.airflow_cluster import INIT_SCRIPT
 from tests.helpers import program_for, program_with
-from tests.pulumi_mocks import env_dict
+from tests.pulumi_mocks import effective_settings, env_dict, uploaded_files
 
 SHARED = ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API__SECRET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET",
           "AIRFLOW__API_AUTH__JWT_ISSUER", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__EXECUTION_API_SERVER_URL")
@@ -21,20 +21,20 @@ def _airflow(stack="dev"):
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_every_airflow_container_shares_the_same_keys(stack):
-    envs = [env_dict(c) for c in _airflow(stack).values()]
+    envs = [effective_settings(c) for c in _airflow(stack).values()]
     for key in SHARED:
         values = {env[key] for env in envs}
         assert len(values) == 1, f"{key} differs across containers"
 
 
 def test_fernet_key_is_valid():
-    key = env_dict(_airflow()["airflow-scheduler"])["AIRFLOW__CORE__FERNET_KEY"]
+    key = effective_settings(_airflow()["airflow-scheduler"])["AIRFLOW__CORE__FERNET_KEY"]
     assert Fernet(key.encode()).decrypt(Fernet(key.encode()).encrypt(b"x")) == b"x"
     assert len(base64.urlsafe_b64decode(key)) == 32
 
 
 def test_jwt_secret_is_at_least_64_bytes():
-    secret = env_dict(_airflow()["airflow-apiserver"])["AIRFLOW__API_AUTH__JWT_SECRET"]
+    secret = effective_settings(_airflow()["airflow-apiserver"])["AIRFLOW__API_AUTH__JWT_SECRET"]
     assert len(bytes.fromhex(secret)) >= 64
 
 
@@ -45,7 +45,7 @@ def test_execution_api_url_points_at_the_api_server_alias():
 
 
 def test_fab_auth_manager_keeps_users_in_postgres():
-    env = env_dict(_airflow()["airflow-apiserver"])
+    env = effective_settings(_airflow()["airflow-apiserver"])
     assert env["AIRFLOW__CORE__AUTH_MANAGER"].endswith("FabAuthManager")
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://airflow:")
 
@@ -66,12 +66,13 @@ def test_worker_count_follows_config(workers):
 
 def test_celery_uses_a_password_protected_redis_broker():
     containers = program_for("prod").mocks.containers()
-    redis_password = env_dict(containers["redis"])["REDIS_PASSWORD"]
-    worker_env = env_dict(containers["airflow-worker-1"])
+    redis_password = uploaded_files(containers["redis"])["/run/secrets/redis-password"]
+    worker_env = effective_settings(containers["airflow-worker-1"])
     assert worker_env["AIRFLOW__CELERY__BROKER_URL"] == f"redis://:{redis_password}@redis:6379/0"
     assert worker_env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql://airflow:")
     assert containers["redis"].inputs["healthcheck"]["tests"] == [
-        "CMD-SHELL", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli ping | grep -q PONG']
+        "CMD-SHELL", 'REDISCLI_AUTH="$(cat /run/secrets/redis-password)" redis-cli ping | grep -q PONG']
+    assert "$(cat /run/secrets/redis-password)" in containers["redis"].inputs["command"][-1]
 
 
 def test_health_checks_follow_upstream():
@@ -104,6 +105,20 @@ def test_no_container_installs_packages_at_start(stack):
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_airflow_secrets_are_file_backed_not_in_env(stack):
+    run = program_for(stack)
+    for name, c in _airflow(stack).items():
+        env = env_dict(c)
+        for option in ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__API_AUTH__JWT_SECRET"):
+            assert option not in env and env[f"{option}_CMD"].startswith("cat /run/secrets/"), name
+        leaked = {s for s in run.mocks.generated_secrets if any(s in e for e in c.inputs["envs"])}
+        # Only the MLflow client's password (auth on) must stay in env: the MLflow client reads it from there.
+        allowed = {run.exports["credentials"].value["mlflow"]["password"]} if "mlflow" in run.exports["credentials"].value else set()
+        assert leaked <= allowed, name
+        assert c.is_secret("uploads"), name
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_every_env_holding_a_generated_secret_is_secret(stack):
     run = program_for(stack)
     for name, c in run.mocks.containers().items():
@@ -125,7 +140,7 @@ def test_init_job_reruns_every_deploy_with_the_generated_password():
     assert init.inputs["command"][:2] == ["bash", "-c"]
     assert init.inputs["attach"] is True and init.replacement_trigger
     admin = run.exports["credentials"].value["airflow"]
-    assert env_dict(init)["MLPLATFORM_ADMIN_PASSWORD"] == admin["password"]
+    assert uploaded_files(init)["/run/secrets/airflow-admin-password"] == admin["password"]
     assert env_dict(init)["MLPLATFORM_ADMIN_USERNAME"] == admin["username"] == "admin"
     assert run.exports["checks"].value["airflow_init_succeeded"] is True
 

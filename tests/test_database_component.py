@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.database import password_var
+from components.database import password_file
 from tests.helpers import program_for
 from tests.pulumi_mocks import env_dict
 
@@ -27,13 +27,27 @@ def test_data_volume_is_retained_and_protected_only_in_prod():
     assert mounts == [{"containerPath": "/var/lib/postgresql/data", "volumeName": "mlplatform-dev-pgdata", "readOnly": False}]
 
 
-def test_every_role_has_a_generated_secret_password():
+def _uploads(c) -> dict[str, str]:
+    return {u["file"]: u["content"] for u in c.inputs["uploads"]}
+
+
+def test_every_role_has_a_generated_password_in_a_secret_file():
+    c = _postgres()
+    files = _uploads(c)
+    for role in ("airflow", "mlflow", "mlflow_reader"):
+        value = files[f"/run/secrets/{password_file(role)}"]
+        assert len(value) == 32 and value in program_for("dev").mocks.generated_secrets
+    assert files["/run/secrets/postgres-password"] in program_for("dev").mocks.generated_secrets
+    assert c.is_secret("uploads")
+
+
+def test_no_password_is_in_the_env():
     c = _postgres()
     env = env_dict(c)
-    for role in ("airflow", "mlflow", "mlflow_reader"):
-        value = env[password_var(role)]
-        assert len(value) == 32 and value in program_for("dev").mocks.generated_secrets
-    assert c.is_secret("envs")
+    assert env["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres-password"
+    assert "POSTGRES_PASSWORD" not in env
+    for secret in program_for("dev").mocks.generated_secrets:
+        assert all(secret not in entry for entry in c.inputs["envs"])
 
 
 def test_bootstrap_runs_on_every_start_through_the_entrypoint_wrapper():
@@ -59,9 +73,9 @@ def test_health_check_logs_in_as_every_service():
     assert c.inputs["healthcheck"]["tests"] == ["CMD", "/mlplatform/healthcheck.sh"]
     logins = env_dict(c)["MLPLATFORM_DB_LOGINS"].split()
     assert logins == [
-        "airflow/airflow/MLPLATFORM_DB_AIRFLOW_PASSWORD",
-        "mlflow/mlflow/MLPLATFORM_DB_MLFLOW_PASSWORD",
-        "mlflow_reader/mlflow/MLPLATFORM_DB_MLFLOW_READER_PASSWORD",
+        "airflow:airflow:/run/secrets/db-airflow-password",
+        "mlflow:mlflow:/run/secrets/db-mlflow-password",
+        "mlflow_reader:mlflow:/run/secrets/db-mlflow-reader-password",
     ]
     script = next(u["content"] for u in c.inputs["uploads"] if u["file"] == "/mlplatform/healthcheck.sh")
     assert "hostname -i" in script and "pg_isready" not in script.split("\n", 5)[-1]
@@ -69,7 +83,7 @@ def test_health_check_logs_in_as_every_service():
 
 def test_mlflow_auth_adds_its_auth_database():
     logins = env_dict(_postgres("prod"))["MLPLATFORM_DB_LOGINS"].split()
-    assert "mlflow/mlflow_auth/MLPLATFORM_DB_MLFLOW_PASSWORD" in logins
+    assert "mlflow:mlflow_auth:/run/secrets/db-mlflow-password" in logins
 
 
 def test_port_published_in_dev_only_on_loopback():

@@ -6,21 +6,19 @@ import secrets
 
 import pytest
 
-from components.database import Consumer, ReadOnlyAccess, bootstrap_sql, password_var
-from tests.postgres_server import PostgresServer
+from components.database import Consumer, ReadOnlyAccess, bootstrap_sql
+from tests.postgres_server import PostgresServer, run_bootstrap
 
 CONSUMERS = [Consumer("airflow", ("airflow",)), Consumer("mlflow", ("mlflow",))]
 READER = ReadOnlyAccess("mlflow_reader", "mlflow", "mlflow")
 
 
 def _passwords() -> dict[str, str]:
-    return {password_var(r): secrets.token_urlsafe(16) for r in ("airflow", "mlflow", "mlflow_reader")}
+    return {role: secrets.token_urlsafe(16) for role in ("airflow", "mlflow", "mlflow_reader")}
 
 
-def _bootstrap(server: PostgresServer, tmp_path, env: dict[str, str]) -> None:
-    script = tmp_path / "bootstrap.sql"
-    script.write_text(bootstrap_sql(CONSUMERS, READER))
-    server.psql("-f", str(script), env=env)
+def _bootstrap(server: PostgresServer, tmp_path, passwords: dict[str, str], check: bool = True):
+    return run_bootstrap(server, tmp_path, lambda d: bootstrap_sql(CONSUMERS, READER, d), passwords, check=check)
 
 
 def _login(server: PostgresServer, role: str, database: str, password: str, sql: str = "SELECT current_user"):
@@ -31,7 +29,7 @@ def test_each_service_logs_in_to_its_own_database(postgres_server, tmp_path):
     env = _passwords()
     _bootstrap(postgres_server, tmp_path, env)
     for role in ("airflow", "mlflow"):
-        result = _login(postgres_server, role, role, env[password_var(role)])
+        result = _login(postgres_server, role, role, env[role])
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == role
 
@@ -39,7 +37,7 @@ def test_each_service_logs_in_to_its_own_database(postgres_server, tmp_path):
 def test_service_cannot_reach_another_services_database(postgres_server, tmp_path):
     env = _passwords()
     _bootstrap(postgres_server, tmp_path, env)
-    result = _login(postgres_server, "airflow", "mlflow", env[password_var("airflow")])
+    result = _login(postgres_server, "airflow", "mlflow", env["airflow"])
     assert result.returncode != 0
     assert "permission denied" in result.stderr
 
@@ -49,15 +47,15 @@ def test_rerun_is_idempotent_and_applies_new_passwords(postgres_server, tmp_path
     _bootstrap(postgres_server, tmp_path, first)
     second = _passwords()
     _bootstrap(postgres_server, tmp_path, second)  # same volume, new config: must not fail
-    assert _login(postgres_server, "mlflow", "mlflow", second[password_var("mlflow")]).returncode == 0
-    stale = _login(postgres_server, "mlflow", "mlflow", first[password_var("mlflow")])
+    assert _login(postgres_server, "mlflow", "mlflow", second["mlflow"]).returncode == 0
+    stale = _login(postgres_server, "mlflow", "mlflow", first["mlflow"])
     assert stale.returncode != 0 and "password authentication failed" in stale.stderr
 
 
 def test_reader_sees_tables_the_owner_creates_later_but_cannot_write(postgres_server, tmp_path):
     env = _passwords()
     _bootstrap(postgres_server, tmp_path, env)
-    owner_pw, reader_pw = env[password_var("mlflow")], env[password_var("mlflow_reader")]
+    owner_pw, reader_pw = env["mlflow"], env["mlflow_reader"]
     created = _login(postgres_server, "mlflow", "mlflow", owner_pw,
                      "CREATE TABLE experiments (id int); INSERT INTO experiments VALUES (1)")
     assert created.returncode == 0, created.stderr
@@ -72,13 +70,18 @@ def test_reader_sees_tables_the_owner_creates_later_but_cannot_write(postgres_se
     assert escalate.returncode != 0 and "permission denied" in escalate.stderr
 
 
-def test_missing_password_env_fails_the_script(postgres_server, tmp_path):
+def test_missing_password_file_fails_the_script(postgres_server, tmp_path):
     env = _passwords()
-    del env[password_var("mlflow")]
-    script = tmp_path / "bootstrap.sql"
-    script.write_text(bootstrap_sql(CONSUMERS, READER))
-    result = postgres_server.psql("-f", str(script), env=env, check=False)
+    del env["mlflow"]
+    result = _bootstrap(postgres_server, tmp_path, env, check=False)
     assert result.returncode != 0
+    assert "db-mlflow-password is missing or empty" in result.stderr
+
+
+def test_script_holds_no_password_and_reads_the_secret_files():
+    sql = bootstrap_sql(CONSUMERS, READER)
+    assert "\\set pw_airflow `cat /run/secrets/db-airflow-password`" in sql
+    assert "getenv" not in sql
 
 
 def test_rejects_unsafe_identifiers():

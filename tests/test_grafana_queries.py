@@ -34,7 +34,7 @@ from typing import Iterator, Sequence, Union
 
 import pytest
 
-from components.database import Consumer, bootstrap_sql, password_var
+from components.database import Consumer, bootstrap_sql
 from components.grafana import DASHBOARDS_SOURCE, DATASOURCE_UID
 from components.platform import MLFLOW_READER
 from tests.grafana_sql import (
@@ -47,7 +47,7 @@ from tests.grafana_sql import (
     panels,
     substitute_variables,
 )
-from tests.postgres_server import PostgresServer, start_postgres
+from tests.postgres_server import PostgresServer, run_bootstrap, start_postgres
 
 INSTALL_HINT = (
     "install the real-schema test's dependencies: `apt-get install postgresql` and "
@@ -244,9 +244,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     try:
         tmp = tmp_path_factory.mktemp("grafana-queries")
         passwords = {role: secrets.token_urlsafe(24) for role in ("airflow", "mlflow", MLFLOW_READER.role)}
-        script = tmp / "bootstrap.sql"
-        script.write_text(bootstrap_sql(CONSUMERS, MLFLOW_READER))
-        server.psql("-f", str(script), env={password_var(role): pw for role, pw in passwords.items()})
+        run_bootstrap(server, tmp, lambda d: bootstrap_sql(CONSUMERS, MLFLOW_READER, d), passwords)
         backend = f"postgresql+psycopg2://mlflow:{passwords['mlflow']}@{server.host}:{server.port}/mlflow"
         process, url = _start_mlflow(mlflow_cli, backend, tmp / "artifacts", tmp / "mlflow.log")
         try:

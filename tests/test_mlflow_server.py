@@ -6,7 +6,7 @@ from pathlib import Path
 
 from components.mlflow_server import allowed_hosts
 from tests.helpers import program_for, program_with
-from tests.pulumi_mocks import REPO_ROOT, env_dict
+from tests.pulumi_mocks import REPO_ROOT, env_dict, uploaded_files
 
 
 def _mlflow(stack="dev"):
@@ -32,12 +32,13 @@ def test_artifacts_are_served_through_the_server_onto_a_volume():
     assert c.inputs["volumes"] == [{"containerPath": "/mlartifacts", "volumeName": "mlplatform-dev-mlflow-artifacts", "readOnly": False}]
 
 
-def test_backend_store_is_postgres_with_the_mlflow_role_and_secret():
+def test_backend_store_is_postgres_with_the_mlflow_role_in_a_secret_file():
     c = _mlflow()
-    uri = env_dict(c)["MLFLOW_BACKEND_STORE_URI"]
+    uri = uploaded_files(c)["/run/secrets/mlflow-backend-store-uri"]
     assert uri.startswith("postgresql+psycopg2://mlflow:") and uri.endswith("@postgres:5432/mlflow")
-    assert c.is_secret("envs")
-    assert not any("postgresql" in part for part in c.inputs["command"])
+    assert c.is_secret("uploads")
+    assert 'export MLFLOW_BACKEND_STORE_URI="$(cat /run/secrets/mlflow-backend-store-uri)"' in c.inputs["command"][2]
+    assert not any("postgresql" in part for part in c.inputs["command"] + c.inputs["envs"])
 
 
 def test_worker_count_follows_config():
@@ -72,7 +73,8 @@ def test_auth_on_in_prod_with_generated_admin_password_in_a_secret_file():
     assert "/mlflow_auth" in upload["content"]
     assert c.is_secret(f"uploads[{upload_index}]") or c.is_secret("uploads")
     assert all(admin_password not in e for e in c.inputs["envs"])
-    assert len(env_dict(c)["MLFLOW_FLASK_SERVER_SECRET_KEY"]) == 64
+    assert len(uploaded_files(c)["/run/secrets/mlflow-flask-secret-key"]) == 64
+    assert "MLFLOW_FLASK_SERVER_SECRET_KEY" not in env_dict(c)
 
 
 def test_image_is_built_from_the_repo_and_installs_nothing_at_start():

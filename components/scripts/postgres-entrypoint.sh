@@ -5,9 +5,9 @@
 # an existing volume in line with the stack config; this does.
 set -Eeuo pipefail
 
-for var in ${MLPLATFORM_DB_PASSWORD_VARS}; do
-  if [ -z "${!var:-}" ]; then
-    echo "mlplatform: ${var} is not set; refusing to start" >&2
+for file in ${MLPLATFORM_DB_PASSWORD_FILES}; do
+  if [ ! -s "$file" ]; then
+    echo "mlplatform: password file ${file} is missing or empty; refusing to start" >&2
     exit 1
   fi
 done
@@ -27,7 +27,7 @@ until pg_isready -q -h 127.0.0.1 -U "${POSTGRES_USER:-postgres}"; do
   sleep 0.5
 done
 
-if PGPASSWORD="$POSTGRES_PASSWORD" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 \
+if PGPASSWORD="$(cat "$POSTGRES_PASSWORD_FILE")" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 \
     -U "${POSTGRES_USER:-postgres}" -d postgres -f /mlplatform/bootstrap.sql; then
   echo "mlplatform: roles, databases and grants are in line with the stack"
   touch /tmp/mlplatform-bootstrapped

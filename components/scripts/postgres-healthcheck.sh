@@ -7,7 +7,7 @@ set -euo pipefail
 [ -f /tmp/mlplatform-bootstrapped ]
 address=$(hostname -i | awk '{print $1}')
 for login in ${MLPLATFORM_DB_LOGINS}; do
-  IFS=/ read -r role database var <<<"$login"
-  PGPASSWORD="${!var}" PGCONNECT_TIMEOUT=3 psql -X -q -w -h "$address" -U "$role" -d "$database" \
+  IFS=: read -r role database password_file <<<"$login"
+  PGPASSWORD="$(cat "$password_file")" PGCONNECT_TIMEOUT=3 psql -X -q -w -h "$address" -U "$role" -d "$database" \
     -tAc 'SELECT 1' >/dev/null
 done
