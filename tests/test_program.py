@@ -99,8 +99,8 @@ def test_airbyte_enabled_adds_its_component_databases_and_airflow_connection():
     containers = run.mocks.containers()
     assert "airbyte-server" in containers
     logins = env_dict(containers["postgres"])["MLPLATFORM_DB_LOGINS"].split()
-    assert any(login.startswith("airbyte/airbyte/") for login in logins)
-    assert any(login.startswith("temporal/temporal/") for login in logins)
+    assert any(login.startswith("airbyte:airbyte:") for login in logins)
+    assert any(login.startswith("temporal:temporal:") for login in logins)
     scheduler = env_dict(containers["airflow-scheduler"])
     assert scheduler["MLPLATFORM_AIRBYTE_ENABLED"] == "true"
     assert scheduler["MLPLATFORM_AIRBYTE_CONNECTION_ID"] == connection_id
