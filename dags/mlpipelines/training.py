@@ -47,7 +47,11 @@ def _use_experiment() -> str:
     import mlflow
 
     require_tracking_uri()
-    return mlflow.set_experiment(settings.EXPERIMENT_NAME).experiment_id
+    experiment = mlflow.set_experiment(settings.EXPERIMENT_NAME)
+    # MLflow 3's UI opens untagged experiments as GenAI (traces); this one is model training.
+    if experiment.tags.get("mlflow.experimentKind") != "custom_model_development":
+        mlflow.MlflowClient().set_experiment_tag(experiment.experiment_id, "mlflow.experimentKind", "custom_model_development")
+    return experiment.experiment_id
 
 
 def validate_dataset(path: str | Path) -> dict:

@@ -140,3 +140,18 @@ def test_pipeline_refuses_to_run_without_tracking_uri(monkeypatch, features_path
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     with pytest.raises(RuntimeError, match="MLFLOW_TRACKING_URI is not set"):
         training.train_model(features_path)
+
+
+def test_experiment_is_tagged_as_model_training(tmp_path, monkeypatch):
+    """MLflow 3's UI opens untagged experiments as GenAI; ours must open on its training runs."""
+    import mlflow
+
+    from mlpipelines import settings, training
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment_id = training._use_experiment()
+    assert training._use_experiment() == experiment_id
+    tags = mlflow.MlflowClient().get_experiment(experiment_id).tags
+    assert tags["mlflow.experimentKind"] == "custom_model_development"
+    assert mlflow.MlflowClient().get_experiment(experiment_id).name == settings.EXPERIMENT_NAME

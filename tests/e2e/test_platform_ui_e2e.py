@@ -43,9 +43,11 @@ def _browse(url: str, screenshot: Path) -> str:
 def test_mlflow_ui_shows_the_training_experiment(stack: Stack):
     client = MlflowClient(tracking_uri=stack.endpoints["mlflow"]["url"])
     experiment = client.get_experiment_by_name("anomaly-detection")
-    dom = _browse(f"{stack.endpoints['mlflow']['url']}/#/experiments/{experiment.experiment_id}",
+    runs = client.search_runs([experiment.experiment_id], max_results=1)
+    dom = _browse(f"{stack.endpoints['mlflow']['url']}/#/experiments/{experiment.experiment_id}/runs",
                   SCREENSHOTS / "e2e-mlflow-experiment.png")
     assert "anomaly-detection" in dom
+    assert runs[0].info.run_name in dom
 
 
 def test_airflow_login_page_renders(stack: Stack):
