@@ -118,6 +118,7 @@ def mlflow_spec(
         "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS": ",".join(browser_origins(bind_address, config.port)),
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "true",
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "true" if config.background_jobs else "false",
     }
     files: dict[str, pulumi.Input[str]] = {"mlflow-backend-store-uri": backend_store_uri}
     uploads: tuple[Upload, ...] = ()

@@ -108,6 +108,8 @@ class MLflow(_Model):
     """Server worker processes."""
     auth: bool = False
     """Turn on MLflow basic auth (generated admin password)."""
+    background_jobs: bool = False
+    """MLflow 3's GenAI job runner (scorers, trace jobs): about 1.5 GB of worker processes; off unless used."""
     extra_allowed_hosts: list[str] = []
     """Host names (optionally host:port) browsers use besides the bind address, e.g. a DNS name."""
     limits: Limits = Limits()

@@ -101,3 +101,9 @@ def test_image_tag_changes_when_the_dockerfile_changes(tmp_path, monkeypatch):
     first = images.content_tag([copy], {}, root=tmp_path)
     (copy / "Dockerfile").write_text((copy / "Dockerfile").read_text() + "\n# changed\n")
     assert images.content_tag([copy], {}, root=tmp_path) != first
+
+
+def test_genai_job_runner_is_off_unless_configured():
+    assert env_dict(_mlflow())["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+    on = program_with("dev", mlflow={"background_jobs": True}).mocks.containers()["mlflow"]
+    assert env_dict(on)["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "true"
