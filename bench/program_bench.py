@@ -19,7 +19,7 @@ REPEATS = 5
 
 def _timed(stack: str, platform: dict) -> float:
     start = time.perf_counter()
-    run_program(stack, platform, )
+    run_program(stack, platform)
     return time.perf_counter() - start
 
 

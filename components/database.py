@@ -8,7 +8,7 @@ follow the stack config on every deploy and restart, not only on first init.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 

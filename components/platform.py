@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 import uuid
 from typing import Any, Optional
 
-import pulumi
 import pulumi_docker as docker
 
 from components.airbyte import Airbyte, AirbyteArgs, airbyte_consumers

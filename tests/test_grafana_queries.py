@@ -15,12 +15,9 @@ psycopg2-binary pulumi pulumi-docker pulumi-random pydantic PyYAML pytest``.
 
 from __future__ import annotations
 
-import csv
 import importlib.util
-import json
 import math
 import os
-import re
 import secrets
 import socket
 import subprocess
@@ -30,19 +27,18 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator, Sequence, Union
+from typing import Iterator
 
 import pytest
 
 from components.database import Consumer, bootstrap_sql
-from components.grafana import DASHBOARDS_SOURCE, DATASOURCE_UID
+from components.grafana import DATASOURCE_UID
 from components.platform import MLFLOW_READER
 from tests.grafana_sql import (
     TimeRange,
     VariableValue,
     dashboards,
     expand_macros,
-    format_variable,
     grafana_sql,
     panels,
     substitute_variables,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from components.mlflow_server import allowed_hosts
 from tests.helpers import program_for, program_with

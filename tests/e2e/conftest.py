@@ -15,7 +15,7 @@ from typing import Any, Iterator, Optional
 import pytest
 import requests
 
-from e2e.realise import BUILD_DIR, Realisation, Realiser, declare, engine, remove_containers, teardown
+from e2e.realise import BUILD_DIR, Realisation, Realiser, declare, engine, teardown
 from tests.pulumi_mocks import ProgramRun
 
 REPORT = BUILD_DIR.parent / "e2e-report.json"
@@ -96,5 +96,3 @@ def wait_until(predicate, timeout_s: float, interval_s: float = 1.0, what: str =
         time.sleep(interval_s)
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what} (last: {last!r})")
 
-
-__all__ = ["Stack", "wait_until", "remove_containers"]
