@@ -65,7 +65,7 @@ e2e: venv ## Run the dev stack for real on a local Docker engine and check it wo
 	bash e2e/engine.sh
 	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	$(PY) e2e/base_images.py
-	MLPLATFORM_E2E=1 PYTHONPATH=$(CURDIR) $(PY) -m pytest -q -s -p no:randomly tests/e2e
+	PYTHONPATH=$(CURDIR) $(PY) -m pytest -q -s -p no:randomly tests/e2e
 
 e2e-down: venv ## Remove everything `make e2e` created (containers, networks, volumes, state)
 	PYTHONPATH=$(CURDIR) $(PY) e2e/realise.py down

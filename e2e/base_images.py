@@ -17,10 +17,10 @@ recipe). A stand-in whose tag already carries the current hash is not rebuilt.
 An image under one of the refs that is *not* a stand-in (a real image pulled or
 loaded earlier) is left alone.
 
-Usage (Docker SDK for Python 7.1.0, e.g. in /tmp/venv-e2e):
+Usage (Docker SDK for Python 7.1.0, in the repo .venv):
     e2e/engine.sh
-    /tmp/venv-e2e/bin/python e2e/base_images.py                # all images
-    /tmp/venv-e2e/bin/python e2e/base_images.py postgres redis  # some
+    .venv/bin/python e2e/base_images.py                # all images
+    .venv/bin/python e2e/base_images.py postgres redis  # some
     options: --no-pull  --rebuild  --list
 Touches nothing on the engine besides these tags, the base image and the
 intermediate containers/images of its own builds.

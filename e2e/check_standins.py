@@ -8,8 +8,8 @@ and is removed at the end (also leftovers of earlier, interrupted runs).
 Passwords are generated per run with ``secrets`` and never printed.
 
 Usage:
-    e2e/engine.sh && /tmp/venv-e2e/bin/python e2e/base_images.py
-    /tmp/venv-e2e/bin/python e2e/check_standins.py [postgres redis airflow python]
+    e2e/engine.sh && .venv/bin/python e2e/base_images.py
+    .venv/bin/python e2e/check_standins.py [postgres redis airflow python]
 Exit status 0 only when every selected check passed.
 """
 
