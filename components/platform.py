@@ -41,6 +41,16 @@ class Platform:
     checks: dict[str, Any] = field(default_factory=dict)
     """Deploy-time checks (e.g. one-shot jobs exited 0); resolving them fails `pulumi up` when they fail."""
 
+    def expose(self, service: str, url: Any, internal_url: Any, login: Optional[tuple[Any, Any]] = None,
+               **more_urls: Any) -> None:
+        """Record a service's endpoints and, when it has one, its (username, password) login."""
+        self.endpoints[service] = {"url": url, **more_urls, "internal_url": internal_url}
+        if login is not None:
+            self.login(service, *login)
+
+    def login(self, name: str, username: Any, password: Any) -> None:
+        self.credentials[name] = {"username": username, "password": password}
+
 
 def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: Optional[str] = None) -> Platform:
     """Declare every resource of the stack and return its endpoints and credentials."""
@@ -74,10 +84,13 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
             protect_data=config.protect_data,
         ),
     )
-    platform.endpoints["postgres"] = {
-        "url": None if config.database.port is None else ctx.browser_url(config.database.port, scheme="postgresql"),
-        "internal_url": f"postgresql://{database.host}:{database.port}",
-    }
+    platform.expose(
+        "postgres",
+        None if config.database.port is None else ctx.browser_url(config.database.port, scheme="postgresql"),
+        f"postgresql://{database.host}:{database.port}",
+        login=("postgres", database.superuser_password),
+    )
+    platform.login("dashboards_reader", MLFLOW_READER.role, database.connections[MLFLOW_READER.role].password)
 
     mlflow = MLflowServer(
         "mlflow",
@@ -90,9 +103,8 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
             start_after=[database.container],
         ),
     )
-    platform.endpoints["mlflow"] = {"url": mlflow.url, "internal_url": mlflow.tracking_uri}
-    if mlflow.admin_password is not None:
-        platform.credentials["mlflow"] = {"username": mlflow.admin_username, "password": mlflow.admin_password}
+    mlflow_login = None if mlflow.admin_password is None else (mlflow.admin_username, mlflow.admin_password)
+    platform.expose("mlflow", mlflow.url, mlflow.tracking_uri, login=mlflow_login)
 
     if config.grafana.enabled:
         grafana = Grafana(
@@ -105,8 +117,7 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
                 protect_data=config.protect_data,
             ),
         )
-        platform.endpoints["grafana"] = {"url": grafana.url, "internal_url": grafana.internal_url}
-        platform.credentials["grafana"] = {"username": grafana.admin_user, "password": grafana.admin_password}
+        platform.expose("grafana", grafana.url, grafana.internal_url, login=(grafana.admin_user, grafana.admin_password))
 
     airbyte = None
     if config.airbyte.enabled:
@@ -120,15 +131,13 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
                 protect_data=config.protect_data,
             ),
         )
-        platform.endpoints["airbyte"] = {
-            "url": airbyte.url,
-            "api_url": airbyte.api_url,
-            "internal_url": airbyte.internal_api_url,
-        }
-        platform.credentials["airbyte"] = {
-            "username": airbyte.basic_auth_username,
-            "password": airbyte.basic_auth_password,
-        }
+        platform.expose(
+            "airbyte",
+            airbyte.url,
+            airbyte.internal_api_url,
+            login=(airbyte.basic_auth_username, airbyte.basic_auth_password),
+            api_url=airbyte.api_url,
+        )
         platform.checks["airbyte_init_succeeded"] = airbyte.init_succeeded
 
     airflow = AirflowCluster(
@@ -151,12 +160,6 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
             depends_on=[mlflow.container],
         ),
     )
-    platform.endpoints["airflow"] = {"url": airflow.url, "internal_url": airflow.internal_url}
-    platform.credentials["airflow"] = {"username": airflow.admin_username, "password": airflow.admin_password}
+    platform.expose("airflow", airflow.url, airflow.internal_url, login=(airflow.admin_username, airflow.admin_password))
     platform.checks["airflow_init_succeeded"] = airflow.init_succeeded
-    platform.credentials["postgres"] = {"username": "postgres", "password": database.superuser_password}
-    platform.credentials["dashboards_reader"] = {
-        "username": MLFLOW_READER.role,
-        "password": database.connections[MLFLOW_READER.role].password,
-    }
     return platform
