@@ -19,12 +19,14 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
 
 from components import secrets
+from components.base import PlatformComponent
 from components.database import ConnectionInfo
 from components.images import built_image, pulled_image
 from components.service import (
@@ -41,9 +43,7 @@ from config.models import Airflow as AirflowConfig
 from config.models import Limits
 from config.versions import REPO_ROOT
 
-API_ALIAS = "airflow-apiserver"
 API_PORT = 8080
-REDIS_ALIAS = "redis"
 REDIS_PORT = 6379
 AIRFLOW_HOME = "/opt/airflow"
 DATA_DIR = f"{AIRFLOW_HOME}/data"
@@ -71,6 +71,31 @@ echo "mlplatform: Airflow init complete"
 
 
 @dataclass(frozen=True)
+class AirflowNames:
+    """Service names (network aliases) of one cluster, all prefixed with the instance's name."""
+
+    prefix: str
+
+    @property
+    def api(self) -> str:
+        return f"{self.prefix}-apiserver"
+
+    @property
+    def init(self) -> str:
+        return f"{self.prefix}-init"
+
+    @property
+    def redis(self) -> str:
+        return f"{self.prefix}-redis"
+
+    def role(self, suffix: str) -> str:
+        return f"{self.prefix}-{suffix}"
+
+    def worker(self, index: int) -> str:
+        return f"{self.prefix}-worker-{index}"
+
+
+@dataclass(frozen=True)
 class AirflowSecrets:
     """Secrets every Airflow container must share."""
 
@@ -78,7 +103,7 @@ class AirflowSecrets:
     api_secret_key: pulumi.Input[str]
     jwt_secret: pulumi.Input[str]
     admin_password: pulumi.Input[str]
-    redis_password: Optional[pulumi.Input[str]] = None
+    redis_password: pulumi.Input[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,13 +116,13 @@ class AirflowWiring:
     """In-network MLflow URI given to the DAGs."""
     environment: str
     """Environment name, passed to the DAGs."""
-    mlflow_username: Optional[str] = None
+    mlflow_username: str | None = None
     """MLflow basic-auth user, when MLflow auth is on."""
-    mlflow_password: Optional[pulumi.Input[str]] = None
+    mlflow_password: pulumi.Input[str] | None = None
     """MLflow basic-auth password (secret), when MLflow auth is on."""
-    airbyte_connection: Optional[pulumi.Input[str]] = None
+    airbyte_connection: pulumi.Input[str] | None = None
     """JSON for AIRFLOW_CONN_AIRBYTE_DEFAULT; None when Airbyte is off."""
-    airbyte_connection_id: Optional[str] = None
+    airbyte_connection_id: str | None = None
     """Airbyte connection the ingest DAG syncs."""
     jwt_issuer: str = ""
     """Set by the component from the stack name."""
@@ -109,28 +134,30 @@ class AirflowWiring:
 class AirflowVolumes:
     logs: pulumi.Input[str]
     data: pulumi.Input[str]
-    dags_host_path: Optional[str] = None
+    dags_host_path: str | None = None
     """Host folder bind-mounted read-only over the image's DAGs (``dags: mount``)."""
 
 
-def mlflow_connection(tracking_uri: str, username: Optional[str]) -> dict:
+def mlflow_connection(tracking_uri: str, username: str | None) -> dict[str, Any]:
     """The ``mlflow_default`` Airflow connection (an HTTP connection to the tracking server)."""
     scheme, rest = tracking_uri.split("://", 1)
     host, port = rest.rstrip("/").split(":")
-    conn = {"conn_type": "http", "host": host, "port": int(port), "schema": scheme}
+    conn: dict[str, Any] = {"conn_type": "http", "host": host, "port": int(port), "schema": scheme}
     if username:
         conn["login"] = username
     return conn
 
 
-def common_env(config: AirflowConfig, wiring: AirflowWiring) -> tuple[dict[str, str], dict[str, pulumi.Input[str]]]:
+def common_env(
+    names: AirflowNames, config: AirflowConfig, wiring: AirflowWiring
+) -> tuple[dict[str, str], dict[str, pulumi.Input[str]]]:
     """Settings shared by every Airflow container: (plain, secret)."""
     env = {
         "AIRFLOW__CORE__EXECUTOR": config.executor,
         "AIRFLOW__CORE__AUTH_MANAGER": FAB_AUTH_MANAGER,
         "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "true",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{API_ALIAS}:{API_PORT}/execution/",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{names.api}:{API_PORT}/execution/",
         "AIRFLOW__API_AUTH__JWT_ISSUER": wiring.jwt_issuer,
         "AIRFLOW__API__BASE_URL": wiring.browser_url,
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "true",
@@ -168,7 +195,7 @@ def secret_option_file(option: str) -> str:
 
 
 def shared_secret_files(
-    secrets_: AirflowSecrets, database: ConnectionInfo, executor: str
+    names: AirflowNames, secrets_: AirflowSecrets, database: ConnectionInfo, executor: str
 ) -> tuple[dict[str, str], dict[str, pulumi.Input[str]]]:
     """Secrets every Airflow container must share, as (``*_CMD`` env, secret files).
 
@@ -185,7 +212,7 @@ def shared_secret_files(
         if secrets_.redis_password is None:
             raise ValueError("CeleryExecutor needs a Redis password")
         values["AIRFLOW__CELERY__BROKER_URL"] = pulumi.Output.concat(
-            "redis://:", secrets_.redis_password, f"@{REDIS_ALIAS}:{REDIS_PORT}/0"
+            "redis://:", secrets_.redis_password, f"@{names.redis}:{REDIS_PORT}/0"
         )
         values["AIRFLOW__CELERY__RESULT_BACKEND"] = database.url("db+postgresql")
     env = {f"{option}_CMD": f"cat {secret_path(secret_option_file(option))}" for option in values}
@@ -193,28 +220,32 @@ def shared_secret_files(
     return env, files
 
 
-def _shell_check(command: str, **kwargs) -> HealthCheck:
+def _shell_check(command: str, **kwargs: int) -> HealthCheck:
     # CMD-SHELL so $HOSTNAME expands inside the container (a single `$` in the Docker API).
     return HealthCheck(test=("CMD-SHELL", command), **kwargs)
 
 
-#: Per-role command and health check, as upstream's compose file defines them.
+#: Per role (the service name's suffix): command and health check, as upstream's compose file defines them.
 ROLES: dict[str, tuple[tuple[str, ...], HealthCheck]] = {
-    API_ALIAS: (
+    "apiserver": (
         ("api-server",),
         _shell_check(f"curl --fail --silent http://localhost:{API_PORT}/api/v2/monitor/health", start_period_s=60),
     ),
-    "airflow-scheduler": (
+    "scheduler": (
         ("scheduler",),
         _shell_check("curl --fail --silent http://localhost:8974/health", start_period_s=60),
     ),
-    "airflow-dag-processor": (
+    "dag-processor": (
         ("dag-processor",),
-        _shell_check('airflow jobs check --job-type DagProcessorJob --hostname "$HOSTNAME"', timeout_s=30, start_period_s=60),
+        _shell_check(
+            'airflow jobs check --job-type DagProcessorJob --hostname "$HOSTNAME"', timeout_s=30, start_period_s=60
+        ),
     ),
-    "airflow-triggerer": (
+    "triggerer": (
         ("triggerer",),
-        _shell_check('airflow jobs check --job-type TriggererJob --hostname "$HOSTNAME"', timeout_s=30, start_period_s=60),
+        _shell_check(
+            'airflow jobs check --job-type TriggererJob --hostname "$HOSTNAME"', timeout_s=30, start_period_s=60
+        ),
     ),
 }
 WORKER_HEALTHCHECK = _shell_check(
@@ -223,6 +254,7 @@ WORKER_HEALTHCHECK = _shell_check(
 
 
 def airflow_specs(
+    names: AirflowNames,
     image: pulumi.Input[str],
     config: AirflowConfig,
     wiring: AirflowWiring,
@@ -230,28 +262,47 @@ def airflow_specs(
     volumes: AirflowVolumes,
 ) -> tuple[ContainerSpec, list[ContainerSpec]]:
     """(init job, long-running services) for the configured executor."""
-    env, secret_env = common_env(config, wiring)
-    cmd_env, files = shared_secret_files(secrets_, wiring.database, config.executor)
+    env, secret_env = common_env(names, config, wiring)
+    cmd_env, files = shared_secret_files(names, secrets_, wiring.database, config.executor)
     env = {**env, **cmd_env}
     mounts = [VolumeMount(LOGS_DIR, volume=volumes.logs), VolumeMount(DATA_DIR, volume=volumes.data)]
     if volumes.dags_host_path is not None:
         mounts.append(VolumeMount(DAGS_DIR, host_path=volumes.dags_host_path, read_only=True))
 
-    def spec(service: str, command: tuple[str, ...], healthcheck: HealthCheck, limits: Limits,
-             extra_env: Mapping[str, str] = {}, **extra) -> ContainerSpec:
+    def spec(
+        service: str,
+        command: tuple[str, ...],
+        healthcheck: HealthCheck,
+        limits: Limits,
+        extra_env: Mapping[str, str] = {},
+        internal_port: int | None = None,
+        host_port: int | None = None,
+    ) -> ContainerSpec:
         # A resolvable hostname per container lets the api-server fetch served task logs.
         return ContainerSpec(
-            service=service, image=image, command=command, env={**env, **extra_env}, secret_env=secret_env,
-            secret_files=files, healthcheck=healthcheck, volumes=tuple(mounts), limits=limits, hostname=service,
-            **extra,
+            service=service,
+            image=image,
+            command=command,
+            env={**env, **extra_env},
+            secret_env=secret_env,
+            secret_files=files,
+            healthcheck=healthcheck,
+            volumes=tuple(mounts),
+            limits=limits,
+            hostname=service,
+            internal_port=internal_port,
+            host_port=host_port,
         )
 
     init = ContainerSpec(
-        service="airflow-init",
+        service=names.init,
         image=image,
         command=("bash", "-c", INIT_SCRIPT),
-        env={**env, "MLPLATFORM_ADMIN_USERNAME": config.admin_username,
-             "MLPLATFORM_ADMIN_EMAIL": f"{config.admin_username}@{wiring.environment}.mlplatform.localhost"},
+        env={
+            **env,
+            "MLPLATFORM_ADMIN_USERNAME": config.admin_username,
+            "MLPLATFORM_ADMIN_EMAIL": f"{config.admin_username}@{wiring.environment}.mlplatform.localhost",
+        },
         secret_env=secret_env,
         secret_files={**files, ADMIN_PASSWORD_FILE: secrets_.admin_password},
         volumes=tuple(mounts),
@@ -260,24 +311,37 @@ def airflow_specs(
         rerun_every_deploy=True,
     )
     services = []
-    for service, (command, healthcheck) in ROLES.items():
-        ports = dict(internal_port=API_PORT, host_port=config.port) if service == API_ALIAS else {}
-        services.append(spec(service, command, healthcheck, config.limits, **ports))
+    for role, (command, healthcheck) in ROLES.items():
+        service = names.role(role)
+        if service == names.api:
+            services.append(spec(service, command, healthcheck, config.limits, internal_port=API_PORT,
+                                 host_port=config.port))
+        else:
+            services.append(spec(service, command, healthcheck, config.limits))
     if config.executor == "CeleryExecutor":
         for index in range(1, config.workers + 1):
             # DUMB_INIT_SETSID=0 lets Celery finish running tasks on stop (warm shutdown), as upstream does.
-            services.append(spec(f"airflow-worker-{index}", ("celery", "worker"), WORKER_HEALTHCHECK,
-                                 config.worker_limits, extra_env={"DUMB_INIT_SETSID": "0"}))
+            services.append(
+                spec(
+                    names.worker(index),
+                    ("celery", "worker"),
+                    WORKER_HEALTHCHECK,
+                    config.worker_limits,
+                    extra_env={"DUMB_INIT_SETSID": "0"},
+                )
+            )
     return init, services
 
 
 REDIS_PASSWORD_FILE = secret_path("redis-password")
 
 
-def redis_spec(image: pulumi.Input[str], password: pulumi.Input[str], volume: pulumi.Input[str], limits: Limits) -> ContainerSpec:
+def redis_spec(
+    service: str, image: pulumi.Input[str], password: pulumi.Input[str], volume: pulumi.Input[str], limits: Limits
+) -> ContainerSpec:
     """The Celery broker; its health check proves the password works (a plain ping passes even on NOAUTH)."""
     return ContainerSpec(
-        service=REDIS_ALIAS,
+        service=service,
         image=image,
         command=("sh", "-c", f'exec redis-server --requirepass "$(cat {REDIS_PASSWORD_FILE})" --appendonly yes'),
         secret_files={"redis-password": password},
@@ -309,8 +373,11 @@ class AirflowClusterArgs:
     """Other resources (e.g. MLflow) to start before Airflow's services."""
 
 
-class AirflowCluster(pulumi.ComponentResource):
+class AirflowCluster(PlatformComponent):
     """Airflow 3 running the repo's DAGs."""
+
+    TYPE = "mlplatform:index:AirflowCluster"
+    DEFAULT_NAME = "airflow"
 
     url: str
     """Browser URL of the UI and REST API."""
@@ -323,13 +390,14 @@ class AirflowCluster(pulumi.ComponentResource):
     """Resolves only when the init job exited 0 (fails the deploy otherwise)."""
     services: dict[str, docker.Container]
 
-    def __init__(self, name: str, args: AirflowClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("mlplatform:index:AirflowCluster", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+    def __init__(self, name: str, args: AirflowClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(name, opts)
+        child = self.child_opts()
         ctx, config = args.context, args.config
+        names = AirflowNames(name)
         celery = config.executor == "CeleryExecutor"
         image = built_image(
-            "airflow-image",
+            self.child_name("image"),
             repository="mlplatform/airflow",
             dockerfile="images/airflow/Dockerfile",
             inputs=[REPO_ROOT / "images/airflow", REPO_ROOT / "constraints.txt"]
@@ -339,17 +407,20 @@ class AirflowCluster(pulumi.ComponentResource):
             opts=child,
         )
         self.admin_username = config.admin_username
-        self.admin_password = secrets.password("airflow-admin", child)
+        self.admin_password = secrets.password(self.child_name("admin"), child)
+        redis_password = None
+        if celery:
+            redis_password = secrets.password(names.redis, self.child_opts(was=self.legacy("redis")))
         shared = AirflowSecrets(
-            fernet_key=secrets.fernet_key("airflow-fernet-key", child),
-            api_secret_key=secrets.hex_secret("airflow-api-secret-key", 32, child),
-            jwt_secret=secrets.hex_secret("airflow-jwt-secret", JWT_SECRET_BYTES, child),
+            fernet_key=secrets.fernet_key(self.child_name("fernet-key"), child),
+            api_secret_key=secrets.hex_secret(self.child_name("api-secret-key"), 32, child),
+            jwt_secret=secrets.hex_secret(self.child_name("jwt-secret"), JWT_SECRET_BYTES, child),
             admin_password=self.admin_password,
-            redis_password=secrets.password("redis", child) if celery else None,
+            redis_password=redis_password,
         )
 
         def volume(role: str) -> docker.Volume:
-            return data_volume(f"airflow-{role}", "airflow", ctx, self)
+            return data_volume(self.child_name(role), name, ctx, self)
 
         volumes = AirflowVolumes(
             logs=volume("logs").name,
@@ -360,19 +431,23 @@ class AirflowCluster(pulumi.ComponentResource):
             args.wiring, jwt_issuer=f"{ctx.project}-{ctx.stack}", browser_url=ctx.browser_url(config.port)
         )
         before_init: list[pulumi.Resource] = [args.database_container]
-        if celery:
-            redis_image = pulled_image("redis-image", args.redis_image, child)
+        if celery and redis_password is not None:
+            redis_image = pulled_image(
+                f"{names.redis}-image", args.redis_image, self.child_opts(was=self.legacy("redis-image"))
+            )
             redis = declare_container(
-                redis_spec(redis_image.image_id, shared.redis_password, volume("redis").name, config.limits), ctx, child
+                redis_spec(names.redis, redis_image.image_id, redis_password, volume("redis").name, config.limits),
+                ctx,
+                self.child_opts(was=self.legacy("redis")),
             )
             before_init.append(redis)
-        init_spec, service_specs = airflow_specs(image.image_id, config, wiring, shared, volumes)
-        init = declare_container(init_spec, ctx, pulumi.ResourceOptions(parent=self, depends_on=before_init))
+        init_spec, service_specs = airflow_specs(names, image.image_id, config, wiring, shared, volumes)
+        init = declare_container(init_spec, ctx, self.child_opts(depends_on=before_init))
         self.init_succeeded = job_succeeded(init, init_spec.service)
-        after_init = pulumi.ResourceOptions(parent=self, depends_on=[init, *args.depends_on])
+        after_init = self.child_opts(depends_on=[init, *args.depends_on])
         self.services = {s.service: declare_container(s, ctx, after_init) for s in service_specs}
         self.url = ctx.browser_url(config.port)
-        self.internal_url = f"http://{API_ALIAS}:{API_PORT}"
+        self.internal_url = f"http://{names.api}:{API_PORT}"
         self.register_outputs(
             {"url": self.url, "internal_url": self.internal_url, "init_succeeded": self.init_succeeded}
         )

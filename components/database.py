@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_docker as docker
 
 from components import secrets
+from components.base import PlatformComponent
 from components.images import pulled_image
 from components.service import (
     SECRETS_DIR,
@@ -32,7 +33,6 @@ from config.models import Database as DatabaseConfig
 
 SCRIPTS = Path(__file__).parent / "scripts"
 PORT = 5432
-ALIAS = "postgres"
 SUPERUSER = "postgres"
 DATA_DIR = "/var/lib/postgresql/data"
 
@@ -138,12 +138,13 @@ def bootstrap_sql(consumers: Sequence[Consumer], reader: ReadOnlyAccess, secrets
 
 
 def postgres_spec(
+    service: str,
     image: pulumi.Input[str],
     config: DatabaseConfig,
     consumers: Sequence[Consumer],
     reader: ReadOnlyAccess,
     superuser_password: pulumi.Input[str],
-    role_passwords: dict[str, pulumi.Input[str]],
+    role_passwords: Mapping[str, pulumi.Input[str]],
     volume: pulumi.Input[str],
 ) -> ContainerSpec:
     """The PostgreSQL container: data on ``volume``, bootstrap on start, credential-proving health check."""
@@ -156,7 +157,7 @@ def postgres_spec(
     logins.append(f"{reader.role}:{reader.database}:{secret_path(password_file(reader.role))}")
     files = {SUPERUSER_PASSWORD_FILE: superuser_password, **{password_file(r): role_passwords[r] for r in roles}}
     return ContainerSpec(
-        service=ALIAS,
+        service=service,
         image=image,
         entrypoint=("/mlplatform/entrypoint.sh",),
         command=("postgres",),
@@ -201,8 +202,11 @@ class DatabaseArgs:
     """Protect the data volume from deletion (prod)."""
 
 
-class Database(pulumi.ComponentResource):
-    """PostgreSQL server shared by the platform's services."""
+class Database(PlatformComponent):
+    """PostgreSQL server shared by the platform's services; its network alias is the instance name."""
+
+    TYPE = "mlplatform:index:Database"
+    DEFAULT_NAME = "postgres"
 
     host: str
     """In-network host name."""
@@ -215,25 +219,31 @@ class Database(pulumi.ComponentResource):
     container: docker.Container
     volume: docker.Volume
 
-    def __init__(self, name: str, args: DatabaseArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("mlplatform:index:Database", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+    def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(name, opts, was="database")
         ctx = args.context
-        self.volume = data_volume("pgdata", ALIAS, ctx, self, args.protect_data)
-        self.superuser_password = secrets.password("postgres-superuser", child)
+        # The Docker volume keeps the name stacks deployed by the first release use: a new name
+        # would start PostgreSQL on an empty volume.
+        self.volume = data_volume(self.child_name("data"), name, ctx, self, args.protect_data,
+                                  physical_name=self.legacy("pgdata"), was=self.legacy("pgdata"))
+        self.superuser_password = secrets.password(self.child_name("superuser"), self.child_opts())
         roles = [c.role for c in args.consumers] + [args.reader.role]
-        passwords = {role: secrets.password(f"db-{role}", child) for role in roles}
-        image = pulled_image("postgres-image", args.image, child)
+        passwords = {
+            role: secrets.password(self.child_name(role), self.child_opts(was=self.legacy(f"db-{role}")))
+            for role in roles
+        }
+        image = pulled_image(self.child_name("image"), args.image, self.child_opts())
         spec = postgres_spec(
-            image.image_id, args.config, args.consumers, args.reader, self.superuser_password, passwords, self.volume.name
+            name, image.image_id, args.config, args.consumers, args.reader, self.superuser_password, passwords,
+            self.volume.name,
         )
-        self.container = declare_container(spec, ctx, child)
-        self.host, self.port = ALIAS, PORT
+        self.container = declare_container(spec, ctx, self.child_opts())
+        self.host, self.port = name, PORT
         self.connections = {
-            c.role: ConnectionInfo(ALIAS, PORT, c.role, c.databases[0], passwords[c.role]) for c in args.consumers
+            c.role: ConnectionInfo(name, PORT, c.role, c.databases[0], passwords[c.role]) for c in args.consumers
         }
         self.connections[args.reader.role] = ConnectionInfo(
-            ALIAS, PORT, args.reader.role, args.reader.database, passwords[args.reader.role]
+            name, PORT, args.reader.role, args.reader.database, passwords[args.reader.role]
         )
         self.register_outputs(
             {

@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_docker as docker
 import yaml
 
 from components import secrets
+from components.base import PlatformComponent
 from components.database import ConnectionInfo
 from components.images import pulled_image
 from components.service import (
@@ -35,7 +36,6 @@ from components.service import (
 from config.models import Grafana as GrafanaConfig
 from config.versions import REPO_ROOT
 
-ALIAS = "grafana"
 PORT = 3000
 ADMIN_USER = "admin"
 DATA_DIR = "/var/lib/grafana"
@@ -142,6 +142,7 @@ def _provisionable_password(value: str) -> str:
 
 
 def grafana_spec(
+    service: str,
     image: pulumi.Input[str],
     config: GrafanaConfig,
     browser_url: str,
@@ -162,7 +163,7 @@ def grafana_spec(
     ]
     uploads += [Upload(f"{DASHBOARDS_DIR}/{name}", text) for name, text in sorted(dashboards.items())]
     return ContainerSpec(
-        service=ALIAS,
+        service=service,
         image=image,
         env={
             "GF_SERVER_ROOT_URL": browser_url.rstrip("/") + "/",
@@ -210,31 +211,35 @@ class GrafanaArgs:
     """Protect the data volume (users, preferences, annotations) from deletion."""
 
 
-class Grafana(pulumi.ComponentResource):
+class Grafana(PlatformComponent):
     """Grafana with MLflow dashboards over a read-only PostgreSQL role."""
+
+    TYPE = "mlplatform:index:Grafana"
+    DEFAULT_NAME = "grafana"
 
     url: str
     """Browser URL, on the stack's bind address."""
     internal_url: str
     """URL inside the stack network."""
-    admin_user: str
+    admin_username: str
     admin_password: pulumi.Output[str]
     """Secret. Applied when Grafana first creates its admin user (see docs/grafana.md)."""
     container: docker.Container
     volume: docker.Volume
 
-    def __init__(self, name: str, args: GrafanaArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("mlplatform:index:Grafana", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+    def __init__(self, name: str, args: GrafanaArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(name, opts)
+        child = self.child_opts()
         ctx = args.context
-        self.volume = data_volume("grafana-data", ALIAS, ctx, self, args.protect_data)
-        self.admin_password = secrets.password("grafana-admin", child)
-        secret_key = secrets.password("grafana-secret-key", child, length=40)
-        image = pulled_image("grafana-image", args.image, child)
+        self.volume = data_volume(self.child_name("data"), name, ctx, self, args.protect_data)
+        self.admin_password = secrets.password(self.child_name("admin"), child)
+        secret_key = secrets.password(self.child_name("secret-key"), child, length=40)
+        image = pulled_image(self.child_name("image"), args.image, child)
         self.url = ctx.browser_url(args.config.port)
-        self.internal_url = f"http://{ALIAS}:{PORT}"
-        self.admin_user = ADMIN_USER
+        self.internal_url = f"http://{name}:{PORT}"
+        self.admin_username = ADMIN_USER
         spec = grafana_spec(
+            name,
             image.image_id,
             args.config,
             self.url,
@@ -249,7 +254,7 @@ class Grafana(pulumi.ComponentResource):
             {
                 "url": self.url,
                 "internal_url": self.internal_url,
-                "admin_user": self.admin_user,
+                "admin_username": self.admin_username,
                 "admin_password": self.admin_password,
                 "container": self.container.name,
                 "volume": self.volume.name,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_docker as docker
@@ -46,7 +46,7 @@ def content_tag(paths: Sequence[Path], build_args: Mapping[str, str], root: Path
     return digest.hexdigest()[:16]
 
 
-def stage_ca_bundle(bundle: Optional[Path]) -> None:
+def stage_ca_bundle(bundle: Path | None) -> None:
     """Copy the configured extra CA bundle into the build context, or remove a stale one."""
     CA_STAGING_DIR.mkdir(parents=True, exist_ok=True)
     if bundle is None:
@@ -61,8 +61,8 @@ def built_image(
     dockerfile: str,
     inputs: Sequence[Path],
     build_args: Mapping[str, str],
-    opts: Optional[pulumi.ResourceOptions] = None,
-    target: Optional[str] = None,
+    opts: pulumi.ResourceOptions | None = None,
+    target: str | None = None,
 ) -> docker.RemoteImage:
     """Build ``dockerfile`` (relative to the repo root, which is the context) locally; never pushed.
 
@@ -86,6 +86,6 @@ def built_image(
     )
 
 
-def pulled_image(resource_name: str, ref: str, opts: Optional[pulumi.ResourceOptions] = None) -> docker.RemoteImage:
+def pulled_image(resource_name: str, ref: str, opts: pulumi.ResourceOptions | None = None) -> docker.RemoteImage:
     """A pinned upstream image, kept on the host when the stack is destroyed."""
     return docker.RemoteImage(resource_name, name=ref, keep_locally=True, opts=opts)

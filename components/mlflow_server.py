@@ -10,12 +10,13 @@ other containers and the browser both get through.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_docker as docker
 
 from components import secrets
+from components.base import PlatformComponent
 from components.database import ConnectionInfo
 from components.images import built_image
 from components.service import (
@@ -31,18 +32,21 @@ from components.service import (
 from config.models import MLflow as MLflowConfig
 from config.versions import REPO_ROOT
 
-ALIAS = "mlflow"
 PORT = 5000
 ARTIFACTS_DIR = "/mlartifacts"
 AUTH_CONFIG_PATH = "/etc/mlflow/basic_auth.ini"
 ADMIN_USER = "admin"
-TRACKING_URI = f"http://{ALIAS}:{PORT}"
 #: Database holding MLflow's users and permissions when basic auth is on.
 AUTH_DATABASE = "mlflow_auth"
 
 HEALTHCHECK = HealthCheck(
     # The image has no curl; /health answers 200 "OK" and skips host validation and auth.
-    test=("CMD", "python", "-c", f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{PORT}/health', timeout=4)"),
+    test=(
+        "CMD",
+        "python",
+        "-c",
+        f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{PORT}/health', timeout=4)",
+    ),
     interval_s=10,
     timeout_s=6,
     retries=12,
@@ -50,13 +54,18 @@ HEALTHCHECK = HealthCheck(
 )
 
 
-def allowed_hosts(bind_address: str, host_port: int, extra: tuple[str, ...] = ()) -> list[str]:
+def tracking_uri(service: str) -> str:
+    """The server's URI for containers on the stack network."""
+    return f"http://{service}:{PORT}"
+
+
+def allowed_hosts(service: str, bind_address: str, host_port: int, extra: tuple[str, ...] = ()) -> list[str]:
     """Host headers the server accepts: its alias (other containers) and its published endpoint (browsers).
 
     The setting replaces MLflow's defaults and matches exactly, so each name is
     listed with and without its port.
     """
-    names = [(ALIAS, PORT), ("localhost", host_port), ("127.0.0.1", host_port)]
+    names = [(service, PORT), ("localhost", host_port), ("127.0.0.1", host_port)]
     if bind_address not in ("0.0.0.0", "::", "127.0.0.1"):
         names.append((bind_address, host_port))
     hosts: list[str] = []
@@ -98,12 +107,13 @@ class AuthSettings:
 
 
 def mlflow_spec(
+    service: str,
     image: pulumi.Input[str],
     config: MLflowConfig,
     bind_address: str,
     backend_store_uri: pulumi.Input[str],
     artifacts_volume: pulumi.Input[str],
-    auth: Optional[AuthSettings] = None,
+    auth: AuthSettings | None = None,
 ) -> ContainerSpec:
     """The tracking server container.
 
@@ -114,7 +124,9 @@ def mlflow_spec(
     args = ["--host", "0.0.0.0", "--port", str(PORT), "--workers", str(config.workers), "--serve-artifacts"]
     env = {
         "MLFLOW_ARTIFACTS_DESTINATION": ARTIFACTS_DIR,
-        "MLFLOW_SERVER_ALLOWED_HOSTS": ",".join(allowed_hosts(bind_address, config.port, tuple(config.extra_allowed_hosts))),
+        "MLFLOW_SERVER_ALLOWED_HOSTS": ",".join(
+            allowed_hosts(service, bind_address, config.port, tuple(config.extra_allowed_hosts))
+        ),
         "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS": ",".join(browser_origins(bind_address, config.port)),
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "true",
@@ -129,12 +141,14 @@ def mlflow_spec(
         uploads = (Upload(AUTH_CONFIG_PATH, auth_config(auth.admin_password, auth.auth_db_url)),)
     exports = "".join(
         f'export {var}="$(cat {secret_path(name)})"; '
-        for var, name in (("MLFLOW_BACKEND_STORE_URI", "mlflow-backend-store-uri"),
-                          ("MLFLOW_FLASK_SERVER_SECRET_KEY", "mlflow-flask-secret-key"))
+        for var, name in (
+            ("MLFLOW_BACKEND_STORE_URI", "mlflow-backend-store-uri"),
+            ("MLFLOW_FLASK_SERVER_SECRET_KEY", "mlflow-flask-secret-key"),
+        )
         if name in files
     )
     return ContainerSpec(
-        service=ALIAS,
+        service=service,
         image=image,
         command=("sh", "-c", exports + 'exec mlflow server "$@"', "mlflow-server", *args),
         env=env,
@@ -162,47 +176,52 @@ class MLflowServerArgs:
     """The ``mlflow`` role's connection (backend store, and auth database when auth is on)."""
     protect_data: bool = False
     """Protect the artifacts volume from deletion."""
-    start_after: Sequence[pulumi.Resource] = ()
+    depends_on: Sequence[pulumi.Resource] = ()
     """Containers (the database) that must be healthy before the server starts."""
 
 
-class MLflowServer(pulumi.ComponentResource):
+class MLflowServer(PlatformComponent):
     """MLflow tracking server with the model registry and proxied artifact storage."""
+
+    TYPE = "mlplatform:index:MLflowServer"
+    DEFAULT_NAME = "mlflow"
 
     url: str
     """Browser URL on the bind address."""
     tracking_uri: str
     """In-network tracking URI for other containers."""
-    admin_username: Optional[str]
+    admin_username: str | None
     """Basic-auth admin (None when auth is off)."""
-    admin_password: Optional[pulumi.Output[str]]
+    admin_password: pulumi.Output[str] | None
     """Secret; None when auth is off."""
     container: docker.Container
 
-    def __init__(self, name: str, args: MLflowServerArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("mlplatform:index:MLflowServer", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+    def __init__(self, name: str, args: MLflowServerArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(name, opts)
+        child = self.child_opts()
         ctx, config = args.context, args.config
         image = built_image(
-            "mlflow-image",
+            self.child_name("image"),
             repository="mlplatform/mlflow",
             dockerfile="images/mlflow/Dockerfile",
             inputs=[REPO_ROOT / "images/mlflow", REPO_ROOT / "constraints.txt"],
             build_args={"PYTHON_BASE": args.python_base_image},
             opts=child,
         )
-        volume = data_volume("mlflow-artifacts", ALIAS, ctx, self, args.protect_data)
+        volume = data_volume(self.child_name("artifacts"), name, ctx, self, args.protect_data)
         auth = None
         self.admin_username, self.admin_password = None, None
         if config.auth:
             self.admin_username = ADMIN_USER
-            self.admin_password = secrets.password("mlflow-admin", child)
+            self.admin_password = secrets.password(self.child_name("admin"), child)
             auth_db = ConnectionInfo(
                 args.database.host, args.database.port, args.database.user, AUTH_DATABASE, args.database.password
             )
-            auth = AuthSettings(self.admin_password, secrets.hex_secret("mlflow-flask-secret", 32, child), auth_db.url())
-        spec = mlflow_spec(image.image_id, config, ctx.bind_address, args.database.url(), volume.name, auth)
-        self.container = declare_container(spec, ctx, pulumi.ResourceOptions(parent=self, depends_on=list(args.start_after)))
+            auth = AuthSettings(
+                self.admin_password, secrets.hex_secret(self.child_name("flask-secret"), 32, child), auth_db.url()
+            )
+        spec = mlflow_spec(name, image.image_id, config, ctx.bind_address, args.database.url(), volume.name, auth)
+        self.container = declare_container(spec, ctx, self.child_opts(depends_on=list(args.depends_on)))
         self.url = ctx.browser_url(config.port)
-        self.tracking_uri = TRACKING_URI
+        self.tracking_uri = tracking_uri(name)
         self.register_outputs({"url": self.url, "tracking_uri": self.tracking_uri, "container": self.container.name})

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import uuid
-from typing import Any, Optional
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi_docker as docker
 
@@ -14,7 +14,7 @@ from components.database import Consumer, Database, DatabaseArgs, ReadOnlyAccess
 from components.grafana import Grafana, GrafanaArgs
 from components.images import stage_ca_bundle
 from components.mlflow_server import AUTH_DATABASE, MLflowServer, MLflowServerArgs
-from components.service import StackContext
+from components.service import LABEL_PROJECT, LABEL_STACK, StackContext
 from config.models import PlatformConfig
 
 #: The dashboards' read-only role on MLflow's database.
@@ -41,7 +41,7 @@ class Platform:
     checks: dict[str, Any] = field(default_factory=dict)
     """Deploy-time checks (e.g. one-shot jobs exited 0); resolving them fails `pulumi up` when they fail."""
 
-    def expose(self, service: str, url: Any, internal_url: Any, login: Optional[tuple[Any, Any]] = None,
+    def expose(self, service: str, url: Any, internal_url: Any, login: tuple[Any, Any] | None = None,
                **more_urls: Any) -> None:
         """Record a service's endpoints and, when it has one, its (username, password) login."""
         self.endpoints[service] = {"url": url, **more_urls, "internal_url": internal_url}
@@ -52,15 +52,15 @@ class Platform:
         self.credentials[name] = {"username": username, "password": password}
 
 
-def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: Optional[str] = None) -> Platform:
+def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: str | None = None) -> Platform:
     """Declare every resource of the stack and return its endpoints and credentials."""
     stage_ca_bundle(config.images.extra_ca_bundle)
-    labels = {"org.mlplatform.project": project, "org.mlplatform.stack": stack}
     network = docker.Network(
         "network",
         name=f"{project}-{stack}",
         driver="bridge",
-        labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in labels.items()],
+        labels=[docker.NetworkLabelArgs(label=LABEL_PROJECT, value=project),
+                docker.NetworkLabelArgs(label=LABEL_STACK, value=stack)],
     )
     ctx = StackContext(
         project=project,
@@ -74,7 +74,7 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
     platform = Platform()
 
     database = Database(
-        "database",
+        Database.DEFAULT_NAME,
         DatabaseArgs(
             config=config.database,
             image=config.images.postgres,
@@ -93,14 +93,14 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
     platform.login("dashboards_reader", MLFLOW_READER.role, database.connections[MLFLOW_READER.role].password)
 
     mlflow = MLflowServer(
-        "mlflow",
+        MLflowServer.DEFAULT_NAME,
         MLflowServerArgs(
             config=config.mlflow,
             python_base_image=config.images.python_base,
             context=ctx,
             database=database.connections["mlflow"],
             protect_data=config.protect_data,
-            start_after=[database.container],
+            depends_on=[database.container],
         ),
     )
     mlflow_login = None if mlflow.admin_password is None else (mlflow.admin_username, mlflow.admin_password)
@@ -108,7 +108,7 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
 
     if config.grafana.enabled:
         grafana = Grafana(
-            "grafana",
+            Grafana.DEFAULT_NAME,
             GrafanaArgs(
                 config=config.grafana,
                 image=config.images.grafana,
@@ -117,12 +117,14 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
                 protect_data=config.protect_data,
             ),
         )
-        platform.expose("grafana", grafana.url, grafana.internal_url, login=(grafana.admin_user, grafana.admin_password))
+        platform.expose(
+            "grafana", grafana.url, grafana.internal_url, login=(grafana.admin_username, grafana.admin_password)
+        )
 
     airbyte = None
     if config.airbyte.enabled:
         airbyte = Airbyte(
-            "airbyte",
+            Airbyte.DEFAULT_NAME,
             AirbyteArgs(
                 config=config.airbyte,
                 context=ctx,
@@ -141,7 +143,7 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
         platform.checks["airbyte_init_succeeded"] = airbyte.init_succeeded
 
     airflow = AirflowCluster(
-        "airflow",
+        AirflowCluster.DEFAULT_NAME,
         AirflowClusterArgs(
             config=config.airflow,
             base_image=config.images.airflow_base,
@@ -160,6 +162,8 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
             depends_on=[mlflow.container],
         ),
     )
-    platform.expose("airflow", airflow.url, airflow.internal_url, login=(airflow.admin_username, airflow.admin_password))
+    platform.expose(
+        "airflow", airflow.url, airflow.internal_url, login=(airflow.admin_username, airflow.admin_password)
+    )
     platform.checks["airflow_init_succeeded"] = airflow.init_succeeded
     return platform

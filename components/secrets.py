@@ -7,7 +7,6 @@ secret (RandomId even keeps its value as the plain resource id) and never used.
 
 from __future__ import annotations
 
-from typing import Optional
 
 import pulumi
 import pulumi_random as random
@@ -16,7 +15,7 @@ import pulumi_random as random
 URL_SAFE_SPECIALS = "-_"
 
 
-def password(name: str, opts: Optional[pulumi.ResourceOptions] = None, length: int = 32) -> pulumi.Output[str]:
+def password(name: str, opts: pulumi.ResourceOptions | None = None, length: int = 32) -> pulumi.Output[str]:
     """A strong password that needs no escaping in connection URLs or config files."""
     return random.RandomPassword(
         name,
@@ -35,11 +34,11 @@ def fernet_key_from_base64(standard_b64: str) -> str:
     return standard_b64.replace("+", "-").replace("/", "_")
 
 
-def fernet_key(name: str, opts: Optional[pulumi.ResourceOptions] = None) -> pulumi.Output[str]:
+def fernet_key(name: str, opts: pulumi.ResourceOptions | None = None) -> pulumi.Output[str]:
     """A valid Airflow Fernet key: 32 random bytes, url-safe base64 WITH padding (44 chars)."""
     return random.RandomBytes(name, length=32, opts=opts).base64.apply(fernet_key_from_base64)
 
 
-def hex_secret(name: str, num_bytes: int, opts: Optional[pulumi.ResourceOptions] = None) -> pulumi.Output[str]:
+def hex_secret(name: str, num_bytes: int, opts: pulumi.ResourceOptions | None = None) -> pulumi.Output[str]:
     """``num_bytes`` random bytes as hex (2 characters per byte)."""
     return random.RandomBytes(name, length=num_bytes, opts=opts).hex

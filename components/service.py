@@ -10,7 +10,7 @@ policy, limits, labels, ``wait`` until healthy and the image passed by id.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_docker as docker
@@ -18,6 +18,10 @@ import pulumi_docker as docker
 from config.models import Limits
 
 LABEL_PREFIX = "org.mlplatform"
+LABEL_PROJECT = f"{LABEL_PREFIX}.project"
+LABEL_STACK = f"{LABEL_PREFIX}.stack"
+LABEL_SERVICE = f"{LABEL_PREFIX}.service"
+LABEL_ROLE = f"{LABEL_PREFIX}.role"
 #: Where ``secret_files`` are written in a container (Docker's usual place for secrets).
 SECRETS_DIR = "/run/secrets"
 
@@ -43,8 +47,8 @@ class VolumeMount:
     """A named volume (``volume``) or a host directory (``host_path``) mounted at ``container_path``."""
 
     container_path: str
-    volume: Optional[pulumi.Input[str]] = None
-    host_path: Optional[str] = None
+    volume: pulumi.Input[str] | None = None
+    host_path: str | None = None
     read_only: bool = False
 
 
@@ -73,15 +77,15 @@ class ContainerSpec:
     """Secrets the software can only read from env (visible to `docker inspect`); wrapped as secret Outputs."""
     secret_files: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Secrets written to ``secret_path(name)`` before start: preferred, they stay out of `docker inspect`."""
-    healthcheck: Optional[HealthCheck] = None
-    internal_port: Optional[int] = None
-    host_port: Optional[int] = None
+    healthcheck: HealthCheck | None = None
+    internal_port: int | None = None
+    host_port: int | None = None
     """Publish ``internal_port`` on this host port, on the stack's bind address only."""
     volumes: Sequence[VolumeMount] = ()
     uploads: Sequence[Upload] = ()
     limits: Limits = Limits()
-    user: Optional[str] = None
-    hostname: Optional[str] = None
+    user: str | None = None
+    hostname: str | None = None
     one_shot: bool = False
     """A job that runs to completion (init, migrations): attached, not restarted, not waited on for health."""
     rerun_every_deploy: bool = False
@@ -97,6 +101,10 @@ class ContainerSpec:
             raise ValueError(f"{self.service}: a long-running service needs a health check")
 
 
+#: ``KEY=value`` env entries already built, by (key, id of the value, secret).
+EnvCache = dict[tuple[str, int, bool], tuple[object, pulumi.Output[str]]]
+
+
 @dataclass(frozen=True)
 class StackContext:
     """What every container of one stack shares."""
@@ -109,8 +117,19 @@ class StackContext:
     wait_timeout_s: int
     deploy_id: str
     """Unique per program run; the replacement trigger of jobs that re-run on every deploy."""
-    env_cache: dict = field(default_factory=dict, compare=False, repr=False)
+    env_cache: EnvCache = field(default_factory=dict, compare=False, repr=False)
     """``KEY=value`` Outputs shared by containers with the same setting (N workers cost ~1)."""
+    services: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    """Service names declared so far, each with the Pulumi name of its container."""
+
+    def claim_service(self, service: str, resource_name: str) -> None:
+        """Refuse a second container with the same service name (network alias and container name)."""
+        if service in self.services:
+            raise ValueError(
+                f"two containers named {service!r} in stack {self.stack!r} ({self.services[service]!r} and "
+                f"{resource_name!r}): give the second component instance a different name"
+            )
+        self.services[service] = resource_name
 
     def browser_url(self, port: int, path: str = "", scheme: str = "http") -> str:
         """URL a client on this host uses for a port published on the bind address."""
@@ -120,20 +139,18 @@ class StackContext:
     def container_name(self, service: str) -> str:
         return f"{self.project}-{self.stack}-{service}"
 
+    def stack_labels(self) -> dict[str, str]:
+        return {LABEL_PROJECT: self.project, LABEL_STACK: self.stack}
+
     def labels(self, service: str, role: str) -> dict[str, str]:
-        return {
-            f"{LABEL_PREFIX}.project": self.project,
-            f"{LABEL_PREFIX}.stack": self.stack,
-            f"{LABEL_PREFIX}.service": service,
-            f"{LABEL_PREFIX}.role": role,
-        }
+        return {**self.stack_labels(), LABEL_SERVICE: service, LABEL_ROLE: role}
 
 
 def _seconds(value: int) -> str:
     return f"{value}s"
 
 
-def env_list(spec: ContainerSpec, cache: Optional[dict] = None) -> list[pulumi.Input[str]]:
+def env_list(spec: ContainerSpec, cache: EnvCache | None = None) -> list[pulumi.Input[str]]:
     """``KEY=value`` entries, secret values kept secret.
 
     With ``cache``, an entry built from the same value object is built once and
@@ -159,9 +176,10 @@ def env_list(spec: ContainerSpec, cache: Optional[dict] = None) -> list[pulumi.I
 def declare_container(
     spec: ContainerSpec,
     ctx: StackContext,
-    opts: Optional[pulumi.ResourceOptions] = None,
+    opts: pulumi.ResourceOptions | None = None,
 ) -> docker.Container:
     """Declare ``spec`` as a container on the stack's network with the platform's defaults."""
+    ctx.claim_service(spec.service, spec.service)
     healthcheck = None
     if spec.healthcheck is not None:
         hc = spec.healthcheck
@@ -173,14 +191,10 @@ def declare_container(
             start_period=_seconds(hc.start_period_s),
         )
     ports = None
-    if spec.host_port is not None:
+    if spec.host_port is not None and spec.internal_port is not None:
         ports = [docker.ContainerPortArgs(internal=spec.internal_port, external=spec.host_port, ip=ctx.bind_address)]
-    role = "job" if spec.one_shot else "service"
-    lifecycle = (
-        dict(attach=True, must_run=False, logs=True, restart="no", wait=False)
-        if spec.one_shot
-        else dict(restart="unless-stopped", wait=True, wait_timeout=ctx.wait_timeout_s, must_run=True)
-    )
+    job = spec.one_shot
+    role = "job" if job else "service"
     # Health check changes are stored but not applied by pulumi-docker: replace instead.
     # Container names are fixed, so the old container must go before its replacement starts.
     options = pulumi.ResourceOptions.merge(
@@ -208,31 +222,54 @@ def declare_container(
             for v in spec.volumes
         ]
         or None,
-        uploads=[docker.ContainerUploadArgs(file=u.path, content=u.content, executable=u.executable) for u in spec.uploads]
+        uploads=[
+            docker.ContainerUploadArgs(file=u.path, content=u.content, executable=u.executable) for u in spec.uploads
+        ]
         + [
             docker.ContainerUploadArgs(file=secret_path(name), content=pulumi.Output.secret(content))
             for name, content in sorted(spec.secret_files.items())
         ]
         or None,
         memory=spec.limits.memory_mb,
+        # Swap as large as the limit means no swap: the limit is what the container gets, and the engine
+        # accepts a raised limit in place (it refuses one above an implicit swap limit of twice the old one).
+        memory_swap=spec.limits.memory_mb,
         cpus=None if spec.limits.cpus is None else str(spec.limits.cpus),
         labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in ctx.labels(spec.service, role).items()],
         user=spec.user,
         hostname=spec.hostname,
         opts=options,
-        **lifecycle,
+        # A job is attached (the deploy waits for its exit and keeps its logs), a service is waited on until healthy.
+        attach=True if job else None,
+        logs=True if job else None,
+        must_run=not job,
+        restart="no" if job else "unless-stopped",
+        wait=not job,
+        wait_timeout=None if job else ctx.wait_timeout_s,
     )
 
 
 def data_volume(
-    role: str, service: str, ctx: StackContext, parent: pulumi.Resource, protect: bool = False
+    resource_name: str,
+    service: str,
+    ctx: StackContext,
+    parent: pulumi.Resource,
+    protect: bool = False,
+    physical_name: str | None = None,
+    was: str | None = None,
 ) -> docker.Volume:
-    """A named volume for a service's data: kept when deleted from the stack, protected on request."""
+    """A named volume for a service's data: kept when deleted from the stack, protected on request.
+
+    The Docker volume is ``<project>-<stack>-<physical_name or resource_name>``; ``was``
+    is the Pulumi name an earlier release gave it (an alias, so nothing is replaced).
+    """
     return docker.Volume(
-        role,
-        name=f"{ctx.project}-{ctx.stack}-{role}",
+        resource_name,
+        name=f"{ctx.project}-{ctx.stack}-{physical_name or resource_name}",
         labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in ctx.labels(service, "data").items()],
-        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=True, protect=protect),
+        opts=pulumi.ResourceOptions(
+            parent=parent, retain_on_delete=True, protect=protect, aliases=[pulumi.Alias(name=was)] if was else None
+        ),
     )
 
 
@@ -243,7 +280,7 @@ def job_succeeded(job: docker.Container, service: str) -> pulumi.Output[bool]:
     fail on it; a failed init must not look like a successful deploy.
     """
 
-    def check(code: Optional[int]) -> bool:
+    def check(code: int | None) -> bool:
         if code not in (None, 0) and not pulumi.runtime.is_dry_run():
             raise pulumi.RunError(
                 f"{service} exited with code {code}; read its output with `docker logs <stack>-{service}`"

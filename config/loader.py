@@ -7,7 +7,8 @@ KeyError, TypeError or validation dump, and sees it before any resource exists.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any
+from collections.abc import Mapping
 
 import pulumi
 from pydantic import BaseModel, ValidationError
@@ -29,7 +30,7 @@ class ConfigError(pulumi.RunError):
         )
 
 
-def _model_at(loc: tuple, model: type[BaseModel] = PlatformConfig) -> Optional[type[BaseModel]]:
+def _model_at(loc: tuple[Any, ...], model: type[BaseModel] = PlatformConfig) -> type[BaseModel] | None:
     """The model class that owns the field at ``loc`` (used to list allowed keys)."""
     current: Any = model
     for part in loc:
@@ -79,7 +80,7 @@ def parse_platform(raw: Any, stack: str) -> PlatformConfig:
         raise ConfigError(problems) from None
 
 
-def load_platform(config: Optional[pulumi.Config] = None) -> PlatformConfig:
+def load_platform(config: pulumi.Config | None = None) -> PlatformConfig:
     """Read ``mlplatform:platform`` from the current stack and validate it."""
     config = config or pulumi.Config(CONFIG_NAMESPACE)
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -61,9 +61,9 @@ class _Model(BaseModel):
 class Limits(_Model):
     """Resource limits applied to a container."""
 
-    memory_mb: Optional[int] = Field(default=None, ge=64)
+    memory_mb: int | None = Field(default=None, ge=64)
     """Hard memory limit in MiB; unset means no limit."""
-    cpus: Optional[float] = Field(default=None, gt=0, le=64)
+    cpus: float | None = Field(default=None, gt=0, le=64)
     """CPU quota (1.5 = one and a half cores); unset means no limit."""
 
 
@@ -80,11 +80,11 @@ class Images(_Model):
     """Python image the platform's MLflow image is derived from."""
     grafana: PinnedImage = DEFAULT_IMAGES["grafana"]
     """Grafana image."""
-    extra_ca_bundle: Optional[Path] = None
+    extra_ca_bundle: Path | None = None
     """PEM file of extra CA certificates trusted by pip during image builds (TLS-intercepting proxies)."""
 
     @model_validator(mode="after")
-    def _ca_bundle_exists(self) -> "Images":
+    def _ca_bundle_exists(self) -> Images:
         if self.extra_ca_bundle is not None and not self.extra_ca_bundle.is_file():
             raise cross_field_error([f"extra_ca_bundle: file not found: {self.extra_ca_bundle}"])
         return self
@@ -93,7 +93,7 @@ class Images(_Model):
 class Database(_Model):
     """The shared PostgreSQL server."""
 
-    port: Optional[Port] = None
+    port: Port | None = None
     """Host port to publish PostgreSQL on (bind address only); unset keeps it inside the network."""
     limits: Limits = Limits()
     """Container limits."""
@@ -155,7 +155,7 @@ class Airbyte(_Model):
     """Host port of the Airbyte UI/API proxy."""
     api_port: Port = 8001
     """Host port of the Airbyte API proxy."""
-    connection_id: Optional[str] = Field(default=None, pattern=r"^[0-9a-fA-F-]{36}$")
+    connection_id: str | None = Field(default=None, pattern=r"^[0-9a-fA-F-]{36}$")
     """Airbyte connection (UUID) the ingest DAG syncs."""
     limits: Limits = Limits()
     """Limits for each Airbyte container."""
@@ -180,7 +180,7 @@ class PlatformConfig(_Model):
     airbyte: Airbyte = Airbyte()
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> "PlatformConfig":
+    def _cross_checks(self) -> PlatformConfig:
         problems = []
         published = self.published_ports()
         seen: dict[int, str] = {}

@@ -39,10 +39,14 @@ else
 fi
 
 set +e
-wait "$server"
-status=$?
-while kill -0 "$server" 2>/dev/null; do
+while :; do
   wait "$server"
   status=$?
+  # A trapped signal makes `wait` return early (128+n): wait again while the server shuts down.
+  kill -0 "$server" 2>/dev/null || break
 done
+# Report the server's own exit status (0 after a clean shutdown), not the signal's.
+wait "$server" 2>/dev/null
+final=$?
+[ "$final" -ne 127 ] && status=$final
 exit "$status"

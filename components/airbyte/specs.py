@@ -1,165 +1,51 @@
-"""Airbyte 0.63.19, the last release Airbyte shipped with a Docker (compose) deployment.
-
-The topology follows upstream's ``docker-compose.yaml``/``.env`` of the
-0.63 line (airbytehq/airbyte-platform, fetched by ``run-ab-platform.sh``):
-bootloader (one-shot migrations), airbyte-temporal, server (config API and,
-since 0.58, the public API under ``/api/public``), worker, cron,
-connector-builder-server, webapp and the nginx ``airbyte-proxy`` with basic
-auth. Deliberate differences from upstream, each explained where it is made:
-
-- ``airbyte/db`` is replaced by the platform's PostgreSQL (roles from
-  ``airbyte_consumers()``).
-- The Docker socket reaches the worker through a filtering socket proxy
-  instead of upstream's unfiltered ``alpine/socat`` relay.
-- The basic-auth password is generated (upstream ships airbyte/password).
-- Usage tracking is ``logging`` instead of upstream's ``segment``.
-- The helper publishes one port per container, so the web (8000) and API
-  (8001) listeners are two containers of the same proxy image.
-
-Container aliases are upstream's container names, because the images'
-defaults (the proxy's ``PROXY_PASS_*``, Temporal host, server host) use them.
-"""
+"""One pure function per Airbyte container: settings in, ``ContainerSpec`` out."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Optional, Sequence
 
 import pulumi
-import pulumi_docker as docker
 
-from components import secrets
-from components.database import ConnectionInfo, Consumer
-from components.images import pulled_image
-from components.service import (
-    ContainerSpec,
-    HealthCheck,
-    StackContext,
-    Upload,
-    VolumeMount,
-    declare_container,
-    job_succeeded,
+from components.airbyte.upstream import (
+    API_PROXY,
+    BASIC_AUTH_USERNAME,
+    BOOTLOADER,
+    CONFIG_ROOT,
+    CONNECTOR_BUILDER,
+    CONNECTOR_BUILDER_PORT,
+    CRON,
+    CRON_PORT,
+    DOCKER_PROXY,
+    DOCKER_PROXY_PORT,
+    DOCKER_SOCKET,
+    FLAGS_PATH,
+    INTERNAL_API_URL,
+    LOCAL_ROOT,
+    PROXY,
+    PROXY_API_PORT,
+    PROXY_WEB_PORT,
+    SERVER,
+    SERVER_PORT,
+    TEMPORAL,
+    TEMPORAL_DATABASE,
+    TEMPORAL_DYNAMIC_CONFIG,
+    TEMPORAL_PORT,
+    TEMPORAL_VISIBILITY_DATABASE,
+    WEBAPP,
+    WEBAPP_PORT,
+    WORKER,
+    WORKER_HEARTBEAT_PORT,
+    WORKSPACE_ROOT,
+    flags_file,
+    temporal_dynamic_config,
 )
+from components.database import ConnectionInfo
+from components.service import ContainerSpec, HealthCheck, Upload, VolumeMount
 from config.models import Airbyte as AirbyteConfig
 from config.models import Limits
-from config.versions import AIRBYTE_VERSION, DOCKER_SOCKET_PROXY_IMAGE
-
-# -- names and ports (upstream .env of 0.63.18/19) --------------------------------
-BOOTLOADER = "airbyte-bootloader"
-TEMPORAL = "airbyte-temporal"
-SERVER = "airbyte-server"
-WORKER = "airbyte-worker"
-CRON = "airbyte-cron"
-CONNECTOR_BUILDER = "airbyte-connector-builder-server"
-WEBAPP = "airbyte-webapp"
-PROXY = "airbyte-proxy"
-API_PROXY = "airbyte-api-proxy"
-DOCKER_PROXY = "airbyte-docker-proxy"
-
-SERVER_PORT = 8001
-WEBAPP_PORT = 8080
-CONNECTOR_BUILDER_PORT = 8080
-TEMPORAL_PORT = 7233
-WORKER_HEARTBEAT_PORT = 9000
-CRON_PORT = 9001
-PROXY_WEB_PORT = 8000
-PROXY_API_PORT = 8001
-DOCKER_PROXY_PORT = 2375
-
-WORKSPACE_ROOT = "/tmp/workspace"
-LOCAL_ROOT = "/tmp/airbyte_local"
-CONFIG_ROOT = "/data"
-FLAGS_PATH = "/flags"
-TEMPORAL_DYNAMIC_CONFIG = "/etc/temporal/config/dynamicconfig/development.yaml"
-DOCKER_SOCKET = "/var/run/docker.sock"
-
-#: The role and databases Airbyte owns on the platform's PostgreSQL.
-AIRBYTE_ROLE, AIRBYTE_DATABASE = "airbyte", "airbyte"
-TEMPORAL_ROLE, TEMPORAL_DATABASE, TEMPORAL_VISIBILITY_DATABASE = "temporal", "temporal", "temporal_visibility"
-
-BASIC_AUTH_USERNAME = "airbyte"
-PUBLIC_API_PATH = "/api/public/v1"
-#: What containers on the stack network (Airflow) call: the server directly, no proxy, no basic auth.
-INTERNAL_API_URL = f"http://{SERVER}:{SERVER_PORT}{PUBLIC_API_PATH}"
-
-#: Filtering Docker API proxy (HAProxy); pinned in config/versions.py.
-SOCKET_PROXY_IMAGE = DOCKER_SOCKET_PROXY_IMAGE
-
-#: Upstream's deployment feature flags (flags.yml, mounted at /flags; FEATURE_FLAG_CLIENT=config).
-UPSTREAM_FLAGS = (
-    ("performance.backgroundJsonSchemaValidation", False),
-    ("heartbeat.failSync", True),
-    ("connectors.versionOverridesEnabled", True),
-    ("billing.newTrialPolicy", False),
-    ("heartbeat-max-seconds-between-messages", "10800"),
-    ("use-new-notification-workflow", False),
-    ("validation.removeValidationLimit", False),
-    ("autopropagation.enabled", True),
-    ("connection.columnSelection", True),
-    ("refreshSchema.period.hours", 24),
-    ("concurrent.source.stream.read", False),
-    ("platform.add-scheduling-jitter", False),
-    ("connectors.apm-enabled", False),
-    ("platform.use-new-schema-update-notification", False),
-)
-
-#: Upstream's temporal/dynamicconfig/development.yaml settings (persistence QPS, retry policies, blob limits).
-TEMPORAL_DYNAMIC_SETTINGS = {
-    "frontend.enableClientVersionCheck": True,
-    "history.persistenceMaxQPS": 3000,
-    "frontend.persistenceMaxQPS": 3000,
-    "frontend.historyMgrNumConns": 30,
-    "frontend.throttledLogRPS": 20,
-    "frontend.enableUpdateWorkflowExecution": True,
-    "frontend.enableUpdateWorkflowExecutionAsyncAccepted": True,
-    "history.historyMgrNumConns": 50,
-    "system.advancedVisibilityWritingMode": "off",
-    "history.defaultActivityRetryPolicy": {
-        "InitialIntervalInSeconds": 1, "MaximumIntervalCoefficient": 100.0, "BackoffCoefficient": 2.0, "MaximumAttempts": 0,
-    },
-    "history.defaultWorkflowRetryPolicy": {
-        "InitialIntervalInSeconds": 1, "MaximumIntervalCoefficient": 100.0, "BackoffCoefficient": 2.0, "MaximumAttempts": 0,
-    },
-    "limit.blobSize.error": 15728640,
-    "limit.blobSize.warn": 10485760,
-}
-
-
-def image_refs() -> dict[str, str]:
-    """Every image the deployment pulls, keyed by short name; Airbyte tags follow AIRBYTE_VERSION."""
-    airbyte = ("bootloader", "temporal", "server", "worker", "cron", "connector-builder-server", "webapp", "proxy")
-    return {**{name: f"airbyte/{name}:{AIRBYTE_VERSION}" for name in airbyte}, "docker-proxy": SOCKET_PROXY_IMAGE}
-
-
-def airbyte_consumers() -> list[Consumer]:
-    """Roles and databases to add to the platform's Database when Airbyte is on.
-
-    Temporal's databases are created here because the airbyte/temporal
-    entrypoint has no switch to skip creating them (upstream's auto-setup
-    ``SKIP_DB_CREATE`` is not honoured by Airbyte's wrapper script): its
-    ``temporal-sql-tool create`` then fails harmlessly (the role has no
-    CREATEDB, the script does not stop on errors) and the schema is set up
-    in the databases that already exist.
-    """
-    return [
-        Consumer(AIRBYTE_ROLE, (AIRBYTE_DATABASE,)),
-        Consumer(TEMPORAL_ROLE, (TEMPORAL_DATABASE, TEMPORAL_VISIBILITY_DATABASE)),
-    ]
-
-
-def _yaml(value: object) -> str:
-    """JSON is valid YAML; enough for config files read by YAML parsers."""
-    return json.dumps(value, indent=2) + "\n"
-
-
-def flags_file() -> str:
-    return _yaml({"flags": [{"name": name, "serve": serve} for name, serve in UPSTREAM_FLAGS]})
-
-
-def temporal_dynamic_config() -> str:
-    return _yaml({key: [{"value": value, "constraints": {}}] for key, value in TEMPORAL_DYNAMIC_SETTINGS.items()})
-
+from config.versions import AIRBYTE_VERSION
 
 def http_probe(port: int, path: str, basic_auth: bool = False, start_period_s: int = 120) -> HealthCheck:
     """HTTP 200 check in pure bash (/dev/tcp): every Airbyte JVM and nginx image has bash, not all have curl.
@@ -182,13 +68,22 @@ def http_probe(port: int, path: str, basic_auth: bool = False, start_period_s: i
 #: Temporal binds its frontend to the container's IP, not loopback; tctl and hostname are what
 #: Airbyte's own temporal entrypoint uses, so they are in the image.
 TEMPORAL_HEALTHCHECK = HealthCheck(
-    test=("CMD-SHELL", f'set -- $(hostname -i) && tctl --address "$1:{TEMPORAL_PORT}" cluster health | grep -q SERVING'),
-    interval_s=10, timeout_s=8, retries=12, start_period_s=90,
+    test=(
+        "CMD-SHELL",
+        f'set -- $(hostname -i) && tctl --address "$1:{TEMPORAL_PORT}" cluster health | grep -q SERVING',
+    ),
+    interval_s=10,
+    timeout_s=8,
+    retries=12,
+    start_period_s=90,
 )
 #: /_ping is allowed by the socket proxy by default; busybox wget is in its Alpine base.
 DOCKER_PROXY_HEALTHCHECK = HealthCheck(
     test=("CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{DOCKER_PROXY_PORT}/_ping"),
-    interval_s=10, timeout_s=5, retries=6, start_period_s=10,
+    interval_s=10,
+    timeout_s=5,
+    retries=6,
+    start_period_s=10,
 )
 
 
@@ -220,6 +115,7 @@ class AirbyteSettings:
 
 
 # -- shared env ---------------------------------------------------------------------
+
 
 def _app_env() -> dict[str, str]:
     """Settings every Airbyte application container gets."""
@@ -263,7 +159,7 @@ def _app_spec(
     s: AirbyteSettings,
     service: str,
     image: str,
-    healthcheck: Optional[HealthCheck],
+    healthcheck: HealthCheck | None,
     env: Mapping[str, pulumi.Input[str]] = {},
     with_database: bool = True,
     control_plane: bool = False,
@@ -296,6 +192,7 @@ def _local(s: AirbyteSettings) -> VolumeMount:
 
 
 # -- one pure function per container --------------------------------------------------
+
 
 def bootloader_spec(s: AirbyteSettings) -> ContainerSpec:
     """Runs the database migrations and seeds connector definitions, then exits.
@@ -331,7 +228,10 @@ def temporal_spec(s: AirbyteSettings) -> ContainerSpec:
 def server_spec(s: AirbyteSettings) -> ContainerSpec:
     """Config API (``/api/v1``) and public API (``/api/public/v1``) on 8001."""
     return _app_spec(
-        s, SERVER, "server", http_probe(SERVER_PORT, "/api/v1/health"),
+        s,
+        SERVER,
+        "server",
+        http_probe(SERVER_PORT, "/api/v1/health"),
         env={"CONNECTOR_BUILDER_SERVER_API_HOST": f"http://{CONNECTOR_BUILDER}:{CONNECTOR_BUILDER_PORT}"},
         control_plane=True,
         volumes=(_workspace(s), VolumeMount(CONFIG_ROOT, volume=s.volumes.data), _local(s)),
@@ -345,7 +245,10 @@ def worker_spec(s: AirbyteSettings) -> ContainerSpec:
     so they must be the real volume names.
     """
     return _app_spec(
-        s, WORKER, "worker", http_probe(WORKER_HEARTBEAT_PORT, "/"),
+        s,
+        WORKER,
+        "worker",
+        http_probe(WORKER_HEARTBEAT_PORT, "/"),
         env={
             "DOCKER_HOST": f"tcp://{DOCKER_PROXY}:{DOCKER_PROXY_PORT}",
             "INTERNAL_API_HOST": f"http://{SERVER}:{SERVER_PORT}",
@@ -370,8 +273,13 @@ def cron_spec(s: AirbyteSettings) -> ContainerSpec:
 
 def connector_builder_spec(s: AirbyteSettings) -> ContainerSpec:
     """Backs the UI's connector builder; needs no database."""
-    return _app_spec(s, CONNECTOR_BUILDER, "connector-builder-server",
-                     http_probe(CONNECTOR_BUILDER_PORT, "/v1/health"), with_database=False)
+    return _app_spec(
+        s,
+        CONNECTOR_BUILDER,
+        "connector-builder-server",
+        http_probe(CONNECTOR_BUILDER_PORT, "/v1/health"),
+        with_database=False,
+    )
 
 
 def webapp_spec(s: AirbyteSettings) -> ContainerSpec:
@@ -389,7 +297,10 @@ def webapp_spec(s: AirbyteSettings) -> ContainerSpec:
         },
         healthcheck=HealthCheck(
             test=("CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{WEBAPP_PORT}/"),
-            interval_s=10, timeout_s=5, retries=6, start_period_s=20,
+            interval_s=10,
+            timeout_s=5,
+            retries=6,
+            start_period_s=20,
         ),
         limits=s.limits,
     )
@@ -465,90 +376,3 @@ def airflow_connection(host: str = INTERNAL_API_URL, timeout_s: int = 60) -> str
     only speaks client credentials), hence the direct in-network URL.
     """
     return json.dumps({"conn_type": "airbyte", "host": host, "extra": {"timeout": timeout_s}})
-
-
-@dataclass
-class AirbyteArgs:
-    """Inputs of the Airbyte component."""
-
-    config: AirbyteConfig
-    """The stack's ``airbyte`` settings."""
-    context: StackContext
-    """Network, bind address and naming shared by the stack."""
-    databases: dict[str, ConnectionInfo]
-    """Connections for the roles of ``airbyte_consumers()`` (``airbyte``, ``temporal``)."""
-    depends_on: Sequence[pulumi.Resource] = ()
-    """Resources to wait for first (the PostgreSQL container)."""
-    protect_data: bool = False
-    """Protect the volumes from deletion (prod)."""
-
-
-class Airbyte(pulumi.ComponentResource):
-    """Airbyte's Docker deployment (last Docker-native release) on the stack network."""
-
-    url: str
-    """Browser URL of the UI (through the basic-auth proxy)."""
-    api_url: str
-    """Browser/host URL of the public API (basic-auth proxy on ``api_port``)."""
-    internal_api_url: str
-    """Public API URL for containers on the stack network (Airflow)."""
-    airflow_connection: pulumi.Output[str]
-    """Secret JSON for ``AIRFLOW_CONN_AIRBYTE_DEFAULT``."""
-    basic_auth_username: str
-    basic_auth_password: pulumi.Output[str]
-    """Secret, generated."""
-    init_succeeded: pulumi.Output[bool]
-    """Resolves only if the bootloader exited 0 (fails `pulumi up` otherwise)."""
-    containers: dict[str, docker.Container]
-
-    def __init__(self, name: str, args: AirbyteArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("mlplatform:index:Airbyte", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        ctx = args.context
-        missing = {AIRBYTE_ROLE, TEMPORAL_ROLE} - set(args.databases)
-        if missing:
-            raise ValueError(f"Airbyte needs database connections for roles {sorted(missing)}")
-
-        volumes = {
-            kind: docker.Volume(
-                f"airbyte-{kind}",
-                name=f"{ctx.project}-{ctx.stack}-airbyte-{kind}",
-                labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in ctx.labels("airbyte", "data").items()],
-                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=args.protect_data),
-            )
-            for kind in ("workspace", "local", "data")
-        }
-        self.basic_auth_username = BASIC_AUTH_USERNAME
-        self.basic_auth_password = secrets.password("airbyte-basic-auth", child)
-        self.url = ctx.browser_url(args.config.port)
-        self.api_url = ctx.browser_url(args.config.api_port, PUBLIC_API_PATH)
-        self.internal_api_url = INTERNAL_API_URL
-        settings = AirbyteSettings(
-            images={key: pulled_image(f"airbyte-{key}-image", ref, child).image_id for key, ref in image_refs().items()},
-            database=args.databases[AIRBYTE_ROLE],
-            temporal=args.databases[TEMPORAL_ROLE],
-            volumes=AirbyteVolumes(**{kind: vol.name for kind, vol in volumes.items()}),
-            webapp_url=self.url + "/",
-            basic_auth_password=self.basic_auth_password,
-            limits=args.config.limits,
-            config=args.config,
-        )
-
-        self.containers = {}
-        for spec_fn, waits_for in TOPOLOGY:
-            spec = spec_fn(settings)
-            deps = [*args.depends_on, *(self.containers[s] for s in waits_for)]
-            self.containers[spec.service] = declare_container(
-                spec, ctx, pulumi.ResourceOptions(parent=self, depends_on=deps)
-            )
-
-        self.init_succeeded = job_succeeded(self.containers[BOOTLOADER], BOOTLOADER)
-        self.airflow_connection = pulumi.Output.secret(airflow_connection())
-        self.register_outputs(
-            {
-                "url": self.url,
-                "api_url": self.api_url,
-                "internal_api_url": self.internal_api_url,
-                "init_succeeded": self.init_succeeded,
-            }
-        )
