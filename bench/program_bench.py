@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from tests.pulumi_mocks import run_program, stack_config
+from testing.program import run_program, stack_config
 
 REPEATS = 5
 
@@ -30,7 +30,10 @@ def _median(stack: str, platform: dict) -> float:
 
 def _cold_start(stack: str) -> float:
     """A fresh interpreter: imports included, as `pulumi up` pays them."""
-    code = f"import time; t=time.perf_counter(); from tests.pulumi_mocks import run_program; run_program({stack!r}); print(time.perf_counter()-t)"
+    code = (
+        "import time; t = time.perf_counter(); from testing.program import run_program; "
+        f"run_program({stack!r}); print(time.perf_counter() - t)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 

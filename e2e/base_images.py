@@ -40,19 +40,24 @@ import tempfile
 import time
 from pathlib import Path
 
+import contextlib
+
 import docker
 import docker.errors
 
 E2E_DIR = Path(__file__).resolve().parent
 REPO_DIR = E2E_DIR.parent
+sys.path.insert(0, str(REPO_DIR))
+
+from testing.labels import E2E_LABEL  # noqa: E402
 STANDINS_DIR = E2E_DIR / "standins"
 BUILD_DIR = E2E_DIR / ".build"
 CONSTRAINTS_FILE = REPO_DIR / "constraints.txt"
 
-LABEL_E2E = "org.mlplatform.e2e"
-LABEL_STANDIN = "org.mlplatform.e2e.standin"
-LABEL_RECIPE = "org.mlplatform.e2e.recipe"
-LABEL_BASE = "org.mlplatform.e2e.base"
+LABEL_E2E = E2E_LABEL
+LABEL_STANDIN = f"{E2E_LABEL}.standin"
+LABEL_RECIPE = f"{E2E_LABEL}.recipe"
+LABEL_BASE = f"{E2E_LABEL}.base"
 
 BASE_REF = "mlplatform-e2e/debian-base:bookworm"
 DEBIAN_SUITE = "bookworm"
@@ -429,10 +434,8 @@ def ensure_standin(
         result["build_seconds"] = round(time.monotonic() - t1, 1)
         if existing and existing.id != client.images.get(s.ref).id:
             # the previous stand-in is now untagged; remove it if unused
-            try:
+            with contextlib.suppress(docker.errors.APIError):
                 client.images.remove(existing.id)
-            except docker.errors.APIError:
-                pass
     img = client.images.get(s.ref)
     result["seconds"] = round(time.monotonic() - t0, 1)
     result["size_mb"] = round(img.attrs["Size"] / 1e6)

@@ -22,13 +22,19 @@ import sys
 import tarfile
 import time
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
+
+import contextlib
 
 import docker
 import docker.errors
 
-LABEL_E2E = "org.mlplatform.e2e"
-LABEL_CHECK = "org.mlplatform.e2e.check"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from testing.labels import E2E_LABEL  # noqa: E402
+
+LABEL_E2E = E2E_LABEL
+LABEL_CHECK = f"{E2E_LABEL}.check"
 
 POSTGRES = "postgres:16.11-bookworm"
 REDIS = "redis:7.4.6-bookworm"
@@ -62,7 +68,7 @@ class Run:
 
     # -- lifecycle ---------------------------------------------------------
 
-    def __enter__(self) -> "Run":
+    def __enter__(self) -> Run:
         cleanup(self.client)  # leftovers of interrupted runs
         self.network = self.client.networks.create(
             self.network_name, driver="bridge", labels=self.labels
@@ -136,20 +142,14 @@ def cleanup(client: docker.DockerClient, run_id: str | None = None) -> None:
     label = f"{LABEL_CHECK}={run_id}" if run_id else LABEL_CHECK
     flt = {"label": [f"{LABEL_E2E}=true", label]}
     for c in client.containers.list(all=True, filters=flt):
-        try:
+        with contextlib.suppress(docker.errors.NotFound):
             c.remove(force=True, v=True)
-        except docker.errors.NotFound:
-            pass
     for v in client.volumes.list(filters=flt):
-        try:
+        with contextlib.suppress(docker.errors.NotFound):
             v.remove(force=True)
-        except docker.errors.NotFound:
-            pass
     for n in client.networks.list(filters=flt):
-        try:
+        with contextlib.suppress(docker.errors.NotFound):
             n.remove()
-        except docker.errors.NotFound:
-            pass
 
 
 def wait_until(fn: Callable[[], bool], timeout: float, what: str, detail=lambda: "") -> float:
@@ -320,9 +320,9 @@ def check_airflow(run: Run) -> None:
     expect("HOME=/home/airflow" in lines and "AIRFLOW_HOME=/opt/airflow" in lines
            and "/opt/airflow" in lines and "airflow" in lines,
            "HOME, AIRFLOW_HOME, WORKDIR, /opt/airflow owned by airflow", out)
-    expect(any(l.startswith("3.11.") and l.endswith(" True") for l in lines),
+    expect(any(line.startswith("3.11.") and line.endswith(" True") for line in lines),
            "Python 3.11; pip's target site-packages is writable by airflow", out)
-    expect("imports ok" in lines and any(l.endswith("/curl") for l in lines),
+    expect("imports ok" in lines and any(line.endswith("/curl") for line in lines),
            "providers fab/celery/standard/postgres, psycopg2, redis, curl present", out)
     rc, out = run.oneshot(AIRFLOW, ["python", "-c", "print('py-ok')"],
                           environment={"CONNECTION_CHECK_MAX_COUNT": "0"})
@@ -334,20 +334,34 @@ def check_airflow(run: Run) -> None:
 
 def check_python(run: Run) -> None:
     log(f"python ({PYTHON})")
-    rc, out = run.oneshot(PYTHON, ["python", "-c", "import ssl, sys; print(sys.version.split()[0], ssl.OPENSSL_VERSION)"])
+    version = "import ssl, sys; print(sys.version.split()[0], ssl.OPENSSL_VERSION)"
+    rc, out = run.oneshot(PYTHON, ["python", "-c", version])
     expect(rc == 0 and out.startswith("3.11."), f"python -c 'import ssl' ({out.strip()})", out)
-    rc, out = run.oneshot(PYTHON, ["sh", "-c", "pip --version && command -v python python3 pip && "
-                                               "python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])'"])
-    expect(rc == 0 and "python 3.11" in out and "/usr/local/lib/python3.11/site-packages" in out,
-           "pip --version; pip installs system-wide into /usr/local", out)
-    rc, out = run.oneshot(PYTHON, ["sh", "-c", "test -s /etc/ssl/certs/ca-certificates.crt && "
-                                               "command -v useradd apt-get"])
+    rc, out = run.oneshot(
+        PYTHON,
+        [
+            "sh",
+            "-c",
+            "pip --version && command -v python python3 pip && "
+            "python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])'",
+        ],
+    )
+    expect(
+        rc == 0 and "python 3.11" in out and "/usr/local/lib/python3.11/site-packages" in out,
+        "pip --version; pip installs system-wide into /usr/local",
+        out,
+    )
+    rc, out = run.oneshot(
+        PYTHON, ["sh", "-c", "test -s /etc/ssl/certs/ca-certificates.crt && command -v useradd apt-get"]
+    )
     expect(rc == 0, "system CA bundle, useradd, apt-get present (derived Dockerfiles use them)", out)
     if PIP_PROBE:
         rc, out = run.oneshot(PYTHON, ["sh", "-c", PIP_PROBE], files=_ca_files(), timeout=300)
-        expect(rc == 0 and "probe-ok" in out,
-               "as root, `pip install` (through the machine's CA) lands in /usr/local and imports "
-               "as another user", out)
+        expect(
+            rc == 0 and "probe-ok" in out,
+            "as root, `pip install` (through the machine's CA) lands in /usr/local and imports as another user",
+            out,
+        )
 
 
 # A real `pip install` from the package index inside the python base image.
@@ -356,7 +370,7 @@ PIP_PROBE = (
     "set -e; if [ -s /tmp/mlp-ca.crt ]; then export PIP_CERT=/tmp/mlp-ca.crt; fi; "
     "pip install -q --no-cache-dir --disable-pip-version-check --root-user-action=ignore PyYAML==6.0.3; "
     "test -f /usr/local/lib/python3.11/site-packages/yaml/__init__.py; "
-    "su nobody -s /bin/sh -c \"python -c 'import yaml; print(\\\"probe-ok\\\", yaml.__version__)'\""
+    'su nobody -s /bin/sh -c "python -c \'import yaml; print(\\"probe-ok\\", yaml.__version__)\'"'
 )
 
 
@@ -391,8 +405,10 @@ def main(argv: list[str] | None = None) -> int:
             except (CheckFailed, docker.errors.DockerException) as e:
                 failed.append(n)
                 log(f"FAIL {n}: {e}")
-    log(f"{len(names) - len(failed)}/{len(names)} passed in {time.monotonic() - t0:.1f}s"
-        + (f"; failed: {failed}" if failed else ""))
+    log(
+        f"{len(names) - len(failed)}/{len(names)} passed in {time.monotonic() - t0:.1f}s"
+        + (f"; failed: {failed}" if failed else "")
+    )
     return 1 if failed else 0
 
 

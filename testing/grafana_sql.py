@@ -10,8 +10,9 @@ import csv
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Sequence, Union
+from datetime import datetime, UTC
+
+from collections.abc import Sequence
 
 from components.grafana import DASHBOARDS_SOURCE
 
@@ -22,7 +23,7 @@ from components.grafana import DASHBOARDS_SOURCE
 # $__timeFilter(col), $__timeFrom(), $__timeTo(). Anything else is refused, not guessed.
 # ---------------------------------------------------------------------------
 
-VariableValue = Union[str, Sequence[str]]
+VariableValue = str | Sequence[str]
 _VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}|\[\[(\w+)\]\]")
 _MACRO = re.compile(r"\$([_a-zA-Z0-9]+)\(([^)]*)\)")
 
@@ -35,7 +36,7 @@ class TimeRange:
 
 def _rfc3339nano(moment: datetime) -> str:
     """Go's time.RFC3339Nano in UTC: fraction without trailing zeros, omitted when zero."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     fraction = f"{moment.microsecond:06d}".rstrip("0")
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
 
@@ -45,7 +46,10 @@ def _quote_literal(value: str) -> str:
 
 
 def format_variable(value: VariableValue, multi_or_all: bool) -> str:
-    """Grafana's SQL interpolateVariable: lists and multi/all values become quoted literals; a single value only escapes quotes."""
+    """Grafana's SQL interpolateVariable: lists and multi/all values become quoted literals.
+
+    A single value only has its quotes escaped.
+    """
     if not isinstance(value, str):
         return ",".join(_quote_literal(v) for v in value)
     return _quote_literal(value) if multi_or_all else value.replace("'", "''")
@@ -91,7 +95,9 @@ def expand_macros(sql: str, time_range: TimeRange) -> str:
     return _MACRO.sub(replace, sql)
 
 
-def grafana_sql(sql: str, values: dict[str, VariableValue], multi_or_all: dict[str, bool], time_range: TimeRange) -> str:
+def grafana_sql(
+    sql: str, values: dict[str, VariableValue], multi_or_all: dict[str, bool], time_range: TimeRange
+) -> str:
     expanded = expand_macros(substitute_variables(sql, values, multi_or_all), time_range)
     leftover = re.search(r"\$\w+|\[\[", expanded)
     if leftover:
@@ -110,5 +116,3 @@ def dashboards() -> dict[str, dict]:
 
 def panels() -> list[tuple[str, dict]]:
     return [(name, panel) for name, dash in dashboards().items() for panel in dash["panels"]]
-
-

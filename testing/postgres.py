@@ -17,7 +17,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 import pytest
 
@@ -45,8 +45,8 @@ class PostgresServer:
     password: str
     bin_dir: Path
 
-    def psql(self, *args: str, user: Optional[str] = None, password: Optional[str] = None,
-             database: str = "postgres", env: Optional[dict] = None, check: bool = True) -> subprocess.CompletedProcess:
+    def psql(self, *args: str, user: str | None = None, password: str | None = None,
+             database: str = "postgres", env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
         """Run psql over TCP (password auth) and return the completed process."""
         full_env = {**os.environ, **(env or {}), "PGPASSWORD": password or self.password}
         return subprocess.run(
@@ -57,7 +57,9 @@ class PostgresServer:
 
 
 def _as_postgres(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(["runuser", "-u", "postgres", "--", *cmd], check=True, capture_output=True, text=True, **kwargs)
+    return subprocess.run(
+        ["runuser", "-u", "postgres", "--", *cmd], check=True, capture_output=True, text=True, **kwargs
+    )
 
 
 def start_postgres() -> Iterator[PostgresServer]:
@@ -72,10 +74,32 @@ def start_postgres() -> Iterator[PostgresServer]:
     pwfile.write_text(password + "\n")
     shutil.chown(pwfile, "postgres", "postgres")
     port = _free_port()
-    _as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--pwfile", str(pwfile),
-                  "--auth-host=scram-sha-256", "--auth-local=peer"])
-    _as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o",
-                  f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root}", "start"])
+    _as_postgres(
+        [
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--pwfile",
+            str(pwfile),
+            "--auth-host=scram-sha-256",
+            "--auth-local=peer",
+        ]
+    )
+    _as_postgres(
+        [
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(root / "log"),
+            "-w",
+            "-o",
+            f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root}",
+            "start",
+        ]
+    )
     try:
         server = PostgresServer("127.0.0.1", port, "postgres", password, bin_dir)
         deadline = time.time() + 30
@@ -85,8 +109,10 @@ def start_postgres() -> Iterator[PostgresServer]:
             time.sleep(0.3)
         yield server
     finally:
-        subprocess.run(["runuser", "-u", "postgres", "--", str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast",
-                        "-w", "stop"], capture_output=True)
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+            capture_output=True,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -96,8 +122,9 @@ def postgres_server() -> Iterator[PostgresServer]:
     yield from start_postgres()
 
 
-def run_bootstrap(server: PostgresServer, workdir: Path, sql_for_dir, passwords: dict[str, str],
-                  check: bool = True) -> subprocess.CompletedProcess:
+def run_bootstrap(
+    server: PostgresServer, workdir: Path, sql_for_dir, passwords: dict[str, str], check: bool = True
+) -> subprocess.CompletedProcess:
     """Write each role's password file as the container gets it, then run the bootstrap SQL.
 
     ``sql_for_dir(secrets_dir)`` renders the script for that secrets folder.
