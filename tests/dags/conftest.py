@@ -44,7 +44,9 @@ if str(DAGS_DIR) not in sys.path:
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """Migrated SQLite metadata DB in the temp AIRFLOW_HOME (what dag.test() needs)."""
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ.copy()
+    )
     return _AIRFLOW_HOME / "airflow.db"
 
 

@@ -184,7 +184,12 @@ def test_image_requirements_are_exactly_what_the_dags_import():
 
 
 def test_plots_use_the_non_gui_agg_backend_even_if_env_asks_for_a_gui():
-    code = "import sys; sys.path.insert(0, sys.argv[1]); import mlpipelines.plots, matplotlib; print(matplotlib.get_backend())"
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import mlpipelines.plots, matplotlib; "
+        "print(matplotlib.get_backend())"
+    )
     env = {**os.environ, "MPLBACKEND": "TkAgg"}
-    out = subprocess.run([sys.executable, "-c", code, str(DAGS_DIR)], check=True, capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(DAGS_DIR)], check=True, capture_output=True, text=True, env=env
+    )
     assert out.stdout.strip().lower() == "agg"

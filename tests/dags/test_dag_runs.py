@@ -27,7 +27,12 @@ def asset_event_count(uri: str) -> int:
     from sqlalchemy import func, select
 
     with create_session() as session:
-        return session.scalar(select(func.count()).select_from(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id).where(AssetModel.uri == uri))
+        return session.scalar(
+            select(func.count())
+            .select_from(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.uri == uri)
+        )
 
 
 def test_training_dag_end_to_end_on_a_fresh_platform(dagbag, local_mlflow):

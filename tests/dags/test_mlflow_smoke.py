@@ -30,14 +30,20 @@ AUTH_401 = (
     "API request to endpoint /api/2.0/mlflow/runs/create failed with error code 401 != 200. "
     "Response body: 'You are not authenticated. Please see https://www.mlflow.org/docs/latest/auth/index.html'"
 )
-PERMISSION_403 = "API request to endpoint /api/2.0/mlflow/runs/create failed with error code 403 != 200. Response body: 'Permission denied'"
+PERMISSION_403 = (
+    "API request to endpoint /api/2.0/mlflow/runs/create failed with error code 403 != 200. "
+    "Response body: 'Permission denied'"
+)
 REFUSED = (
     "API request to http://mlflow:5000/api/2.0/mlflow/experiments/get-by-name failed with exception "
     "HTTPConnectionPool(host='mlflow', port=5000): Max retries exceeded with url: /api/2.0/mlflow/experiments/"
     "get-by-name (Caused by NewConnectionError(\"HTTPConnection(host='mlflow', port=5000): Failed to establish "
-    "a new connection: [Errno 111] Connection refused\"))"
+    'a new connection: [Errno 111] Connection refused"))'
 )
-DNS = "HTTPConnectionPool(host='mlfow', port=5000): Max retries exceeded (Caused by NameResolutionError(\"Failed to resolve 'mlfow' ([Errno -2] Name or service not known)\"))"
+DNS = (
+    "HTTPConnectionPool(host='mlfow', port=5000): Max retries exceeded (Caused by NameResolutionError("
+    "\"Failed to resolve 'mlfow' ([Errno -2] Name or service not known)\"))"
+)
 ARTIFACT_503 = (
     "API request to endpoint /api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/smoke.txt failed with error "
     "code 503 != 200. Response body: 'Endpoint: /mlflow-artifacts/artifacts disabled due to the mlflow server "
@@ -92,7 +98,9 @@ def test_local_artifact_store_behind_http_server_is_a_problem(tracking, artifact
 
 def test_round_trip_succeeds_against_a_working_store(local_mlflow):
     client = local_mlflow["client"]
-    client.create_experiment(settings.SMOKE_EXPERIMENT_NAME, artifact_location=str(local_mlflow["tmp"] / "smoke-artifacts"))
+    client.create_experiment(
+        settings.SMOKE_EXPERIMENT_NAME, artifact_location=str(local_mlflow["tmp"] / "smoke-artifacts")
+    )
     result = run_smoke_check()
     run = client.get_run(result["run_id"])
     assert run.info.status == "FINISHED"
@@ -102,12 +110,16 @@ def test_round_trip_succeeds_against_a_working_store(local_mlflow):
 
 def test_artifact_failure_points_at_the_artifact_proxy(local_mlflow):
     # mlflow-artifacts:/ URIs only work through a server that proxies artifacts.
-    local_mlflow["client"].create_experiment(settings.SMOKE_EXPERIMENT_NAME, artifact_location="mlflow-artifacts:/smoke")
+    local_mlflow["client"].create_experiment(
+        settings.SMOKE_EXPERIMENT_NAME, artifact_location="mlflow-artifacts:/smoke"
+    )
     with pytest.raises(MlflowSmokeError) as excinfo:
         run_smoke_check()
     assert excinfo.value.stage == "upload_artifact"
     assert excinfo.value.hint == ARTIFACT_PROXY_HINT
-    runs = local_mlflow["client"].search_runs([local_mlflow["client"].get_experiment_by_name(settings.SMOKE_EXPERIMENT_NAME).experiment_id])
+    runs = local_mlflow["client"].search_runs(
+        [local_mlflow["client"].get_experiment_by_name(settings.SMOKE_EXPERIMENT_NAME).experiment_id]
+    )
     assert [r.info.status for r in runs] == ["FAILED"]
 
 

@@ -53,7 +53,16 @@ def test_transform_reads_landed_raw_data_and_rejects_bad_data(tmp_path):
     assert result["source"] == str(raw)
     assert result["rows"] == 365 * 24 * 3
     written = pd.read_csv(result["path"])
-    assert list(written.columns) == ["timestamp", "sensor_id", "vehicle_count", "avg_speed_kmh", "occupancy_pct", "temperature_c", "is_anomaly", "anomaly_type"]
+    assert list(written.columns) == [
+        "timestamp",
+        "sensor_id",
+        "vehicle_count",
+        "avg_speed_kmh",
+        "occupancy_pct",
+        "temperature_c",
+        "is_anomaly",
+        "anomaly_type",
+    ]
 
     frame = pd.read_csv(raw)
     frame.loc[10, "avg_speed_kmh"] = 999.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -21,7 +23,9 @@ def features_path(tmp_path_factory) -> str:
     return training.build_features(dataset, base / "work" / "features.csv")["path"]
 
 
-def train_evaluate_register(features_path: str, params: training.TrainingParams | None = None) -> tuple[dict, dict, dict]:
+def train_evaluate_register(
+    features_path: str, params: training.TrainingParams | None = None
+) -> tuple[dict, dict, dict]:
     trained = training.train_model(features_path, params)
     metrics = training.evaluate_model(trained["run_id"], trained["model_uri"], features_path)
     decision = registry.register_and_promote(trained["run_id"], trained["model_uri"], features_path)
@@ -60,7 +64,7 @@ def test_training_run_records_params_metrics_model_and_plots(local_mlflow, featu
         local = client.download_artifacts(run.info.run_id, f"plots/{name}", str(tmp_path))
         with open(local, "rb") as fh:
             assert fh.read(8) == PNG_MAGIC, name
-    summary = open(client.download_artifacts(run.info.run_id, "summary.txt", str(tmp_path))).read()
+    summary = Path(client.download_artifacts(run.info.run_id, "summary.txt", str(tmp_path))).read_text()
     assert "holdout_average_precision" in summary and "top 10 anomalies" in summary
 
     info = mlflow.models.get_model_info(trained["model_uri"])
@@ -110,9 +114,10 @@ def test_champion_alias_moves_only_when_the_new_version_is_better(local_mlflow, 
     assert set(scores["model_version"].astype(str)) == {"2"}
     assert len(scores) == result["rows"] > 6000
     assert scores["is_predicted_anomaly"].sum() == result["flagged"] > 0
-    assert scores.loc[scores["is_predicted_anomaly"] == 1, "anomaly_score"].min() > scores.loc[
-        scores["is_predicted_anomaly"] == 0, "anomaly_score"
-    ].max() - 1e-9
+    assert (
+        scores.loc[scores["is_predicted_anomaly"] == 1, "anomaly_score"].min()
+        > scores.loc[scores["is_predicted_anomaly"] == 0, "anomaly_score"].max() - 1e-9
+    )
     for name in PLOT_FILES:
         assert (tmp_path / "scores" / name).read_bytes()[:8] == PNG_MAGIC
     assert "anomaly-detector v2" in (tmp_path / "scores" / scoring.SUMMARY_FILE).read_text()

@@ -43,13 +43,31 @@ def test_generated_data_passes_validation(traffic):
     ("corrupt", "expected"),
     [
         (lambda df: df.drop(columns=["avg_speed_kmh"]), "missing required column(s): avg_speed_kmh"),
-        (lambda df: df.assign(vehicle_count=df["vehicle_count"].where(df.index >= 5)), "column 'vehicle_count' has 5 null value(s)"),
-        (lambda df: df.assign(occupancy_pct=np.where(df.index < 3, 140.0, df["occupancy_pct"])), "column 'occupancy_pct' has 3 value(s) outside [0, 100]"),
-        (lambda df: df.assign(avg_speed_kmh=np.where(df.index == 7, -5.0, df["avg_speed_kmh"])), "column 'avg_speed_kmh' has 1 value(s) outside [0, 250] (e.g. -5.0)"),
-        (lambda df: df.assign(temperature_c=df["temperature_c"].astype(object).where(df.index != 0, "warm")), "column 'temperature_c' has 1 non-numeric value(s)"),
-        (lambda df: df.assign(timestamp=df["timestamp"].astype(str).where(df.index != 0, "yesterday")), "column 'timestamp' has 1 value(s) that are not datetimes"),
+        (
+            lambda df: df.assign(vehicle_count=df["vehicle_count"].where(df.index >= 5)),
+            "column 'vehicle_count' has 5 null value(s)",
+        ),
+        (
+            lambda df: df.assign(occupancy_pct=np.where(df.index < 3, 140.0, df["occupancy_pct"])),
+            "column 'occupancy_pct' has 3 value(s) outside [0, 100]",
+        ),
+        (
+            lambda df: df.assign(avg_speed_kmh=np.where(df.index == 7, -5.0, df["avg_speed_kmh"])),
+            "column 'avg_speed_kmh' has 1 value(s) outside [0, 250] (e.g. -5.0)",
+        ),
+        (
+            lambda df: df.assign(temperature_c=df["temperature_c"].astype(object).where(df.index != 0, "warm")),
+            "column 'temperature_c' has 1 non-numeric value(s)",
+        ),
+        (
+            lambda df: df.assign(timestamp=df["timestamp"].astype(str).where(df.index != 0, "yesterday")),
+            "column 'timestamp' has 1 value(s) that are not datetimes",
+        ),
         (lambda df: pd.concat([df, df.head(4)], ignore_index=True), "4 duplicate (timestamp, sensor_id) row(s)"),
-        (lambda df: df.assign(is_anomaly=np.where(df.index == 0, 3, df["is_anomaly"])), "column 'is_anomaly' has 1 value(s) other than 0/1"),
+        (
+            lambda df: df.assign(is_anomaly=np.where(df.index == 0, 3, df["is_anomaly"])),
+            "column 'is_anomaly' has 1 value(s) other than 0/1",
+        ),
         (lambda df: df.head(100), "only 100 rows, need at least 672"),
     ],
 )

@@ -1,7 +1,8 @@
-"""The e2e session: realise the dev stack on a real Docker engine once, share it, report figures.
+"""The e2e session: realise the dev-shaped stack on a real Docker engine once, share it, report figures.
 
 Run through `make e2e` (it installs and starts the engine and makes the base
 images first). If the engine is unreachable the tests fail; they never skip.
+The stack is ``e2e-dev`` (e2e/realise.py): the dev config on ports of its own.
 """
 
 from __future__ import annotations
@@ -10,25 +11,35 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional
+from typing import Any
+from collections.abc import Iterator
 
 import pytest
 import requests
 
-from e2e.realise import BUILD_DIR, Realisation, Realiser, declare, engine, teardown
-from tests.pulumi_mocks import ProgramRun
+from e2e.realise import BUILD_DIR, down, realise, stack_name, stack_state
+from testing.program import ProgramRun
+from testing.realiser import Realisation, engine
 
 REPORT = BUILD_DIR.parent / "e2e-report.json"
 
 
 @dataclass
 class Stack:
-    """The realised dev stack and what the tests learn about it."""
+    """The realised e2e stack and what the tests learn about it."""
 
     client: Any
+    shape: str
     run: ProgramRun
     realisation: Realisation
     figures: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return stack_name(self.shape)
+
+    def container(self, service: str) -> Any:
+        return self.client.containers.get(f"mlplatform-{self.name}-{service}")
 
     @property
     def credentials(self) -> dict:
@@ -38,7 +49,7 @@ class Stack:
     def endpoints(self) -> dict:
         return self.run.exports["endpoints"].value
 
-    def airflow_token(self, password: Optional[str] = None) -> requests.Response:
+    def airflow_token(self, password: str | None = None) -> requests.Response:
         admin = self.credentials["airflow"]
         return requests.post(
             f"{self.endpoints['airflow']['url']}/auth/token",
@@ -51,20 +62,18 @@ class Stack:
         return requests.request(method, f"{self.endpoints['airflow']['url']}/api/v2{path}",
                                 headers={"Authorization": f"Bearer {token}"}, timeout=60, **kwargs)
 
-    def redeploy(self) -> Realisation:
-        """Realise the program again with the same state, as a second `pulumi up` would."""
-        self.run = declare("dev")
-        self.realisation = Realiser(self.client, self.run).realise()
+    def redeploy(self, refresh: bool = False, **sections: Any) -> Realisation:
+        """`pulumi up` again over the same state (``refresh``: `pulumi up --refresh`), config sections overridden."""
+        self.run, self.realisation = realise(self.client, self.shape, refresh=refresh, **sections)
         return self.realisation
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     client = engine()
-    teardown(client)  # start cold: no containers, volumes or state from an earlier run
-    run = declare("dev")
-    realisation = Realiser(client, run).realise()
-    stack = Stack(client, run, realisation)
+    down(client, "dev")  # start cold: no containers, volumes or state from an earlier run
+    run, realisation = realise(client, "dev")
+    stack = Stack(client, "dev", run, realisation)
     stack.figures["time_to_healthy_s"] = round(realisation.all_ready_at - realisation.containers_started_at, 1)
     stack.figures["image_build_s"] = {k: round(v, 1) for k, v in realisation.build_seconds.items()}
     try:
@@ -76,10 +85,10 @@ def stack() -> Iterator[Stack]:
         if os.environ.get("E2E_KEEP") == "1":
             print("\nE2E_KEEP=1: the dev stack is still running.")
             print(json.dumps(stack.endpoints, indent=1))
-            print(f"Generated credentials: {BUILD_DIR / 'state.json'} (and the `credentials` output). "
+            print(f"Generated credentials: {stack_state('dev').path} (and the `credentials` output). "
                   "Remove everything with `make e2e-down`.")
         else:
-            teardown(client)
+            down(client, "dev")
 
 
 def wait_until(predicate, timeout_s: float, interval_s: float = 1.0, what: str = "condition"):

@@ -1,4 +1,4 @@
-"""The dev stack, realised on a real Docker engine, working together.
+"""The dev-shaped stack, realised on a real Docker engine, working together.
 
 Tests run in file order on one realised stack (see conftest.py); each writes
 its figure into build/e2e-report.json. Only 127.0.0.1 and the stack's own
@@ -8,16 +8,16 @@ container network are contacted.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import psycopg2
 import pytest
 import requests
 from mlflow.tracking import MlflowClient
 
-from e2e.realise import E2E_LABEL, remove_containers
+from testing.grafana_sql import TimeRange, grafana_sql, panels
+from testing.realiser import labelled
 from tests.e2e.conftest import Stack, wait_until
-from tests.grafana_sql import TimeRange, grafana_sql, panels
 
 TRAINING_DAG = "train_anomaly_model"
 EXPERIMENT = "anomaly-detection"
@@ -25,7 +25,7 @@ MODEL = "anomaly-detector"
 
 
 def _containers(stack: Stack) -> list:
-    return stack.client.containers.list(all=True, filters={"label": f"{E2E_LABEL}=true"})
+    return labelled(stack.client, stack.name)["containers"]
 
 
 def _active_runs(stack: Stack) -> int:
@@ -85,6 +85,14 @@ def test_no_port_is_published_beyond_loopback(stack: Stack):
     assert published >= 3
 
 
+def test_published_ports_are_the_e2e_stacks_own(stack: Stack):
+    """The e2e stack never takes the ports of a `make up` stack on the same engine."""
+    for container in _containers(stack):
+        for bindings in (container.attrs["HostConfig"].get("PortBindings") or {}).values():
+            for binding in bindings or []:
+                assert int(binding["HostPort"]) > 10000, container.name
+
+
 def test_browser_endpoints_answer_on_loopback(stack: Stack):
     assert requests.get(f"{stack.endpoints['mlflow']['url']}/health", timeout=10).text.strip() == "OK"
     health = requests.get(f"{stack.endpoints['airflow']['url']}/api/v2/monitor/health", timeout=10).json()
@@ -135,14 +143,15 @@ def test_every_dashboard_query_returns_rows_as_the_read_only_role(stack: Stack):
     client = MlflowClient(tracking_uri=stack.endpoints["mlflow"]["url"])
     experiment = client.get_experiment_by_name(EXPERIMENT)
     run = client.search_runs([experiment.experiment_id], max_results=1)[0]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     values = {"experiment": [experiment.experiment_id], "metric": list(run.data.metrics)}
     multi = {"experiment": True, "metric": True}
     failures = []
     with _reader_connection(stack) as conn, conn.cursor() as cursor:
         for name, panel in panels():
             for target in panel["targets"]:
-                sql = grafana_sql(target["rawSql"], values, multi, TimeRange(now - timedelta(days=1), now + timedelta(hours=1)))
+                window = TimeRange(now - timedelta(days=1), now + timedelta(hours=1))
+                sql = grafana_sql(target["rawSql"], values, multi, window)
                 cursor.execute(sql)
                 rows = cursor.fetchall()
                 if not rows and panel["title"] != "Failed runs":
@@ -152,9 +161,8 @@ def test_every_dashboard_query_returns_rows_as_the_read_only_role(stack: Stack):
 
 
 def test_read_only_role_cannot_write(stack: Stack):
-    with _reader_connection(stack) as conn, conn.cursor() as cursor:
-        with pytest.raises(psycopg2.Error):
-            cursor.execute("INSERT INTO experiments (name, lifecycle_stage) VALUES ('x', 'active')")
+    with _reader_connection(stack) as conn, conn.cursor() as cursor, pytest.raises(psycopg2.Error):
+        cursor.execute("INSERT INTO experiments (name, lifecycle_stage) VALUES ('x', 'active')")
     stack.figures["readonly_write_refused"] = True
 
 
@@ -172,7 +180,8 @@ def test_idle_memory_of_the_stack(stack: Stack):
     time.sleep(15)
     per_container = {
         c.name: round(_working_set_bytes(c.stats(stream=False)) / 2**20)
-        for c in _containers(stack) if c.status == "running"
+        for c in _containers(stack)
+        if c.status == "running"
     }
     stack.figures["idle_memory_by_container_mb"] = per_container
     stack.figures["idle_memory_mb"] = sum(per_container.values())
@@ -198,8 +207,12 @@ def test_slowest_single_service_started_alone(stack: Stack):
             continue
         started = time.monotonic()
         container.restart()
-        wait_until(lambda: stack.client.api.inspect_container(container.id)["State"]["Health"]["Status"] == "healthy",
-                   300, 0.5, f"{container.name} healthy after restart")
+        wait_until(
+            lambda c=container: stack.client.api.inspect_container(c.id)["State"]["Health"]["Status"] == "healthy",
+            300,
+            0.5,
+            f"{container.name} healthy after restart",
+        )
         timings[container.name] = round(time.monotonic() - started, 1)
     stack.figures["single_service_restart_s"] = timings
     stack.figures["slowest_single_service_s"] = max(timings.values())
@@ -207,29 +220,15 @@ def test_slowest_single_service_started_alone(stack: Stack):
     stack.figures["time_to_healthy_vs_slowest"] = round(stack.figures["time_to_healthy_s"] / max(timings.values()), 2)
 
 
-def test_data_and_passwords_survive_removing_and_realising_again(stack: Stack):
-    client = MlflowClient(tracking_uri=stack.endpoints["mlflow"]["url"])
-    experiment = client.get_experiment_by_name(EXPERIMENT)
-    runs_before = len(client.search_runs([experiment.experiment_id]))
-    dag_runs_before = stack.airflow("GET", f"/dags/{TRAINING_DAG}/dagRuns").json()["total_entries"]
-    password_before = stack.credentials["airflow"]["password"]
-    remove_containers(stack.client)
-    stack.redeploy()
-    assert stack.credentials["airflow"]["password"] == password_before
-    assert stack.airflow_token().status_code in (200, 201)
-    client = MlflowClient(tracking_uri=stack.endpoints["mlflow"]["url"])
-    assert len(client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])) == runs_before
-    assert stack.airflow("GET", f"/dags/{TRAINING_DAG}/dagRuns").json()["total_entries"] == dag_runs_before
-    stack.figures["data_survived_redeploy"] = True
-
-
 def test_services_recover_after_a_database_restart(stack: Stack):
-    postgres = stack.client.containers.get("mlplatform-dev-postgres")
+    postgres = stack.container("postgres")
     started = time.monotonic()
     postgres.restart()
 
     def all_healthy():
-        states = [stack.client.api.inspect_container(c.id)["State"] for c in _containers(stack) if c.status == "running"]
+        states = [
+            stack.client.api.inspect_container(c.id)["State"] for c in _containers(stack) if c.status == "running"
+        ]
         return all(s.get("Health", {}).get("Status", "healthy") == "healthy" for s in states) and len(states) >= 6
 
     wait_until(all_healthy, 300, 1, "every service healthy after the database restart")

@@ -34,8 +34,12 @@ def _browse(url: str, screenshot: Path) -> str:
     """Render ``url``: save a screenshot and return the DOM after scripts ran."""
     with tempfile.TemporaryDirectory() as profile:
         flags = [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]
-        subprocess.run([_chromium(), *flags, f"--screenshot={screenshot}", url], check=True, capture_output=True, timeout=120)
-        dom = subprocess.run([_chromium(), *flags, "--dump-dom", url], check=True, capture_output=True, text=True, timeout=120)
+        subprocess.run(
+            [_chromium(), *flags, f"--screenshot={screenshot}", url], check=True, capture_output=True, timeout=120
+        )
+        dom = subprocess.run(
+            [_chromium(), *flags, "--dump-dom", url], check=True, capture_output=True, text=True, timeout=120
+        )
     assert screenshot.stat().st_size > 10_000, f"{screenshot} looks empty"
     return dom.stdout
 
@@ -44,8 +48,10 @@ def test_mlflow_ui_shows_the_training_experiment(stack: Stack):
     client = MlflowClient(tracking_uri=stack.endpoints["mlflow"]["url"])
     experiment = client.get_experiment_by_name("anomaly-detection")
     runs = client.search_runs([experiment.experiment_id], max_results=1)
-    dom = _browse(f"{stack.endpoints['mlflow']['url']}/#/experiments/{experiment.experiment_id}/runs",
-                  SCREENSHOTS / "e2e-mlflow-experiment.png")
+    dom = _browse(
+        f"{stack.endpoints['mlflow']['url']}/#/experiments/{experiment.experiment_id}/runs",
+        SCREENSHOTS / "e2e-mlflow-experiment.png",
+    )
     assert "anomaly-detection" in dom
     assert runs[0].info.run_name in dom
 

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
 from typing import Any
 
-import pulumi
-import pulumi_docker as docker
-from pulumi.runtime.sync_await import _sync_await
-
-from components import airbyte as ab
 from components import secrets
+from components.airbyte import component as airbyte_component
+from components.airbyte import upstream as ab
 from components.database import ConnectionInfo
 from components.service import StackContext
 from config.models import Airbyte as AirbyteConfig
 from config.versions import AIRBYTE_VERSION
-from tests.pulumi_mocks import RecordingMocks, env_dict, secret_env_keys, setup_mocks
+from testing.program import ProgramRun, declare_component
 
 UPSTREAM_SERVICES = {
     ab.BOOTLOADER, ab.TEMPORAL, ab.SERVER, ab.WORKER, ab.CRON, ab.CONNECTOR_BUILDER, ab.WEBAPP, ab.PROXY,
@@ -25,57 +21,29 @@ UPSTREAM_SERVICES = {
 APP_SERVICES = {ab.SERVER, ab.WORKER, ab.CRON, ab.CONNECTOR_BUILDER}
 
 
-@dataclass
-class Deployed:
-    mocks: RecordingMocks
-    outputs: dict[str, Any]
-    secret: dict[str, bool]
-
-    def container(self, service: str):
-        return self.mocks.containers()[service]
-
-    def image_name(self, service: str) -> str:
-        """The pulled reference behind a container's image id."""
-        image_id = self.container(service).inputs["image"]
-        return next(r.inputs["name"] for r in self.mocks.of_type("RemoteImage") if r.outputs["imageId"] == image_id)
-
-
-def deploy(bind_address: str = "127.0.0.1", **config: Any) -> Deployed:
-    """Declare the component alone (as platform.py will) and resolve its outputs."""
-    mocks = setup_mocks("dev")
-    outputs: dict[str, pulumi.Output] = {}
-
-    @pulumi.runtime.test
-    def program():
-        network = docker.Network("network", name="mlplatform-dev")
-        ctx = StackContext("mlplatform", "dev", network, network.name, bind_address, 300, "deploy-1")
+def deploy(bind_address: str = "127.0.0.1", **config: Any) -> ProgramRun:
+    """Declare the component alone (as platform.py does) and resolve its outputs."""
+    def build(ctx: StackContext) -> dict[str, Any]:
         databases = {
             c.role: ConnectionInfo("postgres", 5432, c.role, c.databases[0], secrets.password(f"db-{c.role}"))
             for c in ab.airbyte_consumers()
         }
-        component = ab.Airbyte(
-            "airbyte", ab.AirbyteArgs(config=AirbyteConfig(enabled=True, **config), context=ctx, databases=databases)
-        )
-        for key in ("url", "api_url", "internal_api_url", "airflow_connection", "basic_auth_password", "init_succeeded"):
-            outputs[key] = pulumi.Output.from_input(getattr(component, key))
-        return pulumi.Output.all(*outputs.values())
+        component = airbyte_component.Airbyte("airbyte", airbyte_component.AirbyteArgs(
+            config=AirbyteConfig(enabled=True, **config), context=ctx, databases=databases))
+        keys = ("url", "api_url", "internal_api_url", "airflow_connection", "basic_auth_password", "init_succeeded")
+        return {key: getattr(component, key) for key in keys}
 
-    program()
-    return Deployed(
-        mocks,
-        {k: _sync_await(v.future()) for k, v in outputs.items()},
-        {k: bool(_sync_await(v.is_secret())) for k, v in outputs.items()},
-    )
+    return declare_component(build, bind_address=bind_address)
 
 
-@functools.lru_cache(maxsize=None)
-def default() -> Deployed:
+@functools.cache
+def default() -> ProgramRun:
     return deploy()
 
 
 def test_every_upstream_container_runs_a_pinned_image_of_this_release():
     run = default()
-    assert UPSTREAM_SERVICES <= set(run.mocks.containers())
+    assert set(run.mocks.containers()) >= UPSTREAM_SERVICES
     for service in UPSTREAM_SERVICES:
         image = run.image_name(service)
         assert image.startswith("airbyte/") and image.endswith(f":{AIRBYTE_VERSION}"), (service, image)
@@ -86,7 +54,7 @@ def test_bootloader_is_a_one_shot_job_the_app_containers_wait_for():
     run = default()
     boot = run.container(ab.BOOTLOADER)
     assert boot.inputs["attach"] is True and boot.inputs["mustRun"] is False and boot.inputs["restart"] == "no"
-    assert run.outputs["init_succeeded"] is True
+    assert run.value("init_succeeded") is True
     for service in APP_SERVICES:
         assert boot.urn in run.container(service).dependencies, service
 
@@ -102,14 +70,14 @@ def test_long_running_containers_have_health_checks_restart_and_wait():
 
 def test_proxy_basic_auth_password_is_generated_secret_and_not_the_upstream_default():
     run = default()
-    password = run.outputs["basic_auth_password"]
-    assert run.secret["basic_auth_password"]
+    password = run.value("basic_auth_password")
+    assert run.is_secret("basic_auth_password")
     assert password != "password" and len(password) == 32 and password in run.mocks.generated_secrets
     for service in (ab.PROXY, ab.API_PROXY):
         c = run.container(service)
-        assert env_dict(c)["BASIC_AUTH_PASSWORD"] == password
-        assert "BASIC_AUTH_PASSWORD" in secret_env_keys(c)
-        assert env_dict(c)["BASIC_AUTH_USERNAME"] == ab.BASIC_AUTH_USERNAME
+        assert c.env()["BASIC_AUTH_PASSWORD"] == password
+        assert "BASIC_AUTH_PASSWORD" in c.secret_env_keys()
+        assert c.env()["BASIC_AUTH_USERNAME"] == ab.BASIC_AUTH_USERNAME
 
 
 def test_proxy_health_check_authenticates_with_its_own_credentials():
@@ -121,12 +89,16 @@ def test_database_settings_point_at_our_postgres_with_the_airbyte_role():
     run = default()
     for service in (ab.BOOTLOADER, ab.SERVER, ab.WORKER, ab.CRON):
         c = run.container(service)
-        env = env_dict(c)
+        env = c.env()
         assert env["DATABASE_URL"] == "jdbc:postgresql://postgres:5432/airbyte", service
         assert env["DATABASE_USER"] == "airbyte"
-        assert "DATABASE_PASSWORD" in secret_env_keys(c)
-    temporal = env_dict(run.container(ab.TEMPORAL))
-    assert (temporal["POSTGRES_SEEDS"], temporal["DB_PORT"], temporal["POSTGRES_USER"]) == ("postgres", "5432", "temporal")
+        assert "DATABASE_PASSWORD" in c.secret_env_keys()
+    temporal = run.container(ab.TEMPORAL).env()
+    assert (temporal["POSTGRES_SEEDS"], temporal["DB_PORT"], temporal["POSTGRES_USER"]) == (
+        "postgres",
+        "5432",
+        "temporal",
+    )
     assert (temporal["DBNAME"], temporal["VISIBILITY_DBNAME"]) == ("temporal", "temporal_visibility")
     assert not any("airbyte/db" in r.inputs["name"] for r in run.mocks.of_type("RemoteImage"))
 
@@ -138,8 +110,8 @@ def test_only_the_proxies_publish_ports_and_only_on_the_bind_address():
         ab.PROXY: [{"internal": 8000, "external": 18000, "ip": "10.1.2.3"}],
         ab.API_PROXY: [{"internal": 8001, "external": 18001, "ip": "10.1.2.3"}],
     }
-    assert run.outputs["url"] == "http://10.1.2.3:18000"
-    assert run.outputs["api_url"] == "http://10.1.2.3:18001/api/public/v1"
+    assert run.value("url") == "http://10.1.2.3:18000"
+    assert run.value("api_url") == "http://10.1.2.3:18001/api/public/v1"
 
 
 def test_docker_socket_is_mounted_only_into_the_socket_proxy_and_reaches_the_worker_over_tcp():
@@ -149,25 +121,25 @@ def test_docker_socket_is_mounted_only_into_the_socket_proxy_and_reaches_the_wor
     proxy = run.container(ab.DOCKER_PROXY)
     assert proxy.inputs["volumes"][0]["readOnly"] is True
     assert run.image_name(ab.DOCKER_PROXY) == ab.SOCKET_PROXY_IMAGE
-    allowed = {k for k, v in env_dict(proxy).items() if v == "1"}
+    allowed = {k for k, v in proxy.env().items() if v == "1"}
     assert allowed == {"CONTAINERS", "IMAGES", "POST"}
     worker = run.container(ab.WORKER)
-    assert env_dict(worker)["DOCKER_HOST"] == f"tcp://{ab.DOCKER_PROXY}:2375"
+    assert worker.env()["DOCKER_HOST"] == f"tcp://{ab.DOCKER_PROXY}:2375"
     assert proxy.urn in worker.dependencies
 
 
 def test_worker_hands_connectors_the_real_volume_names():
-    env = env_dict(default().container(ab.WORKER))
+    env = default().container(ab.WORKER).env()
     assert env["WORKSPACE_DOCKER_MOUNT"] == "mlplatform-dev-airbyte-workspace"
     assert env["LOCAL_DOCKER_MOUNT"] == "mlplatform-dev-airbyte-local"
 
 
 def test_airflow_connection_has_the_fields_the_provider_6_2_hook_reads():
     run = default()
-    assert run.secret["airflow_connection"]
-    conn = json.loads(run.outputs["airflow_connection"])
+    assert run.is_secret("airflow_connection")
+    conn = json.loads(run.value("airflow_connection"))
     assert conn["conn_type"] == "airbyte"
-    assert conn["host"] == run.outputs["internal_api_url"] == "http://airbyte-server:8001/api/public/v1"
+    assert conn["host"] == run.value("internal_api_url") == "http://airbyte-server:8001/api/public/v1"
     # 0.63.19 has no client-credentials endpoint: with login/password set the hook would try one.
     assert "login" not in conn and "password" not in conn and "schema" not in conn
     assert float(conn["extra"]["timeout"]) > 0

@@ -7,7 +7,7 @@ import secrets
 import pytest
 
 from components.database import Consumer, ReadOnlyAccess, bootstrap_sql
-from tests.postgres_server import PostgresServer, run_bootstrap
+from testing.postgres import PostgresServer, run_bootstrap
 
 CONSUMERS = [Consumer("airflow", ("airflow",)), Consumer("mlflow", ("mlflow",))]
 READER = ReadOnlyAccess("mlflow_reader", "mlflow", "mlflow")
@@ -68,6 +68,42 @@ def test_reader_sees_tables_the_owner_creates_later_but_cannot_write(postgres_se
     escalate = _login(postgres_server, "mlflow_reader", "mlflow", reader_pw,
                       "SET default_transaction_read_only = off; BEGIN READ WRITE; INSERT INTO experiments VALUES (3)")
     assert escalate.returncode != 0 and "permission denied" in escalate.stderr
+
+
+def test_rerun_over_existing_tables_keeps_data_ownership_and_the_readers_access(postgres_server, tmp_path):
+    """Every PostgreSQL restart re-runs the bootstrap over tables the services created."""
+    env = _passwords()
+    _bootstrap(postgres_server, tmp_path, env)
+    created = _login(postgres_server, "mlflow", "mlflow", env["mlflow"],
+                     "CREATE TABLE runs (id int); INSERT INTO runs VALUES (1), (2)")
+    assert created.returncode == 0, created.stderr
+    _bootstrap(postgres_server, tmp_path, env)
+    owner = _login(postgres_server, "mlflow", "mlflow", env["mlflow"],
+                   "SELECT tableowner FROM pg_tables WHERE tablename = 'runs'")
+    assert owner.stdout.strip() == "mlflow"
+    read = _login(postgres_server, "mlflow_reader", "mlflow", env["mlflow_reader"], "SELECT count(*) FROM runs")
+    assert read.returncode == 0 and read.stdout.strip() == "2", read.stderr
+    write = _login(postgres_server, "mlflow_reader", "mlflow", env["mlflow_reader"], "DELETE FROM runs")
+    assert write.returncode != 0
+    also_owner = _login(postgres_server, "mlflow", "mlflow", env["mlflow"], "INSERT INTO runs VALUES (3)")
+    assert also_owner.returncode == 0, also_owner.stderr
+
+
+def test_roles_are_never_superusers_or_able_to_create_roles(postgres_server, tmp_path):
+    env = _passwords()
+    _bootstrap(postgres_server, tmp_path, env)
+    flags = postgres_server.psql(
+        "-tAc", "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb FROM pg_roles "
+                "WHERE rolname IN ('airflow', 'mlflow', 'mlflow_reader') ORDER BY rolname")
+    assert flags.stdout.split() == ["airflow|f|f|f", "mlflow|f|f|f", "mlflow_reader|f|f|f"]
+
+
+def test_no_one_but_the_owner_may_create_in_a_service_schema(postgres_server, tmp_path):
+    env = _passwords()
+    _bootstrap(postgres_server, tmp_path, env)
+    sneaky = _login(postgres_server, "mlflow_reader", "mlflow", env["mlflow_reader"],
+                    "BEGIN READ WRITE; CREATE TABLE evil (id int)")
+    assert sneaky.returncode != 0 and "permission denied" in sneaky.stderr
 
 
 def test_missing_password_file_fails_the_script(postgres_server, tmp_path):

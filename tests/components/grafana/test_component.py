@@ -5,11 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import pulumi
-import pulumi_docker as docker
 import pytest
 import yaml
-from pulumi.runtime.sync_await import _sync_await
 
 from components import grafana as grafana_module
 from components import secrets
@@ -28,61 +25,49 @@ from components.grafana import (
 from components.service import StackContext
 from config.models import Grafana as GrafanaConfig
 from config.versions import DEFAULT_IMAGES
-from tests.pulumi_mocks import Recorded, RecordingMocks, env_dict, setup_mocks
+from testing.mocks import Recorded
+from testing.program import ProgramRun, declare_component
 
 IMAGE = DEFAULT_IMAGES["grafana"]
 
 
 @dataclass
 class Deployed:
-    mocks: RecordingMocks
-    outputs: dict[str, Any]
-    secret_outputs: set[str]
-    reader_password: str
+    run: ProgramRun
 
     @property
     def container(self) -> Recorded:
-        return self.mocks.containers()["grafana"]
+        return self.run.container("grafana")
 
-    def uploads(self) -> dict[str, tuple[int, dict]]:
-        """Upload entries by path, with their index (for secret-path checks)."""
-        return {u["file"]: (i, u) for i, u in enumerate(self.container.inputs.get("uploads", []))}
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return {k: e.value for k, e in self.run.exports.items()}
+
+    @property
+    def reader_password(self) -> str:
+        return str(self.outputs["reader_password"])
 
     def upload_content(self, path: str) -> str:
-        return self.uploads()[path][1]["content"]
+        return self.container.upload_content(path)
 
     def upload_is_secret(self, path: str) -> bool:
-        return self.container.is_secret(f"uploads[{self.uploads()[path][0]}].content")
+        return self.container.upload_is_secret(path)
 
 
-def deploy(config: GrafanaConfig = GrafanaConfig(), bind_address: str = "127.0.0.1") -> Deployed:
-    mocks = setup_mocks("dev")
-    outputs: dict[str, pulumi.Output] = {}
+def deploy(config: GrafanaConfig | None = None, bind_address: str = "127.0.0.1") -> Deployed:
+    settings = config or GrafanaConfig()
 
-    @pulumi.runtime.test
-    def program():
-        network = docker.Network("network", name="mlplatform-dev")
-        ctx = StackContext(project="mlplatform", stack="dev", network=network, network_name=network.name,
-                           bind_address=bind_address, wait_timeout_s=300, deploy_id="test-deploy")
+    def build(ctx: StackContext) -> dict[str, Any]:
         reader_password = secrets.password("db-mlflow_reader")
         component = Grafana("grafana", GrafanaArgs(
-            config=config, image=IMAGE, context=ctx,
+            config=settings, image=IMAGE, context=ctx,
             datasource=ConnectionInfo("postgres", 5432, "mlflow_reader", "mlflow", reader_password),
         ))
-        outputs.update({
-            "url": pulumi.Output.from_input(component.url),
-            "internal_url": pulumi.Output.from_input(component.internal_url),
-            "admin_user": pulumi.Output.from_input(component.admin_user),
-            "admin_password": component.admin_password,
-            "reader_password": reader_password,
-            "container": component.container.id,
-        })
-        return pulumi.Output.all(*outputs.values())
+        return {"url": component.url, "internal_url": component.internal_url,
+                "admin_username": component.admin_username, "admin_password": component.admin_password,
+                "reader_password": reader_password, "container": component.container.id}
 
-    program()
-    values = {k: _sync_await(v.future()) for k, v in outputs.items()}
-    secret = {k for k, v in outputs.items() if _sync_await(v.is_secret())}
-    return Deployed(mocks, values, secret, values["reader_password"])
+    return Deployed(declare_component(build, bind_address=bind_address))
 
 
 @pytest.fixture(scope="module")
@@ -91,33 +76,31 @@ def deployed() -> Deployed:
 
 
 def test_image_is_the_pinned_ref_passed_by_image_id(deployed):
-    [image] = [r for r in deployed.mocks.of_type("RemoteImage") if r.name == "grafana-image"]
-    assert image.inputs["name"] == IMAGE
-    assert deployed.container.inputs["image"] == image.outputs["imageId"]
+    assert deployed.run.image_name("grafana") == IMAGE
 
 
 def test_no_env_var_holds_a_password(deployed):
-    env = env_dict(deployed.container)
+    env = deployed.container.env()
     for password in (deployed.outputs["admin_password"], deployed.reader_password):
         assert not any(password in value for value in env.values())
     assert "GF_SECURITY_ADMIN_PASSWORD" not in env
 
 
 def test_admin_password_comes_from_a_secret_uploaded_file(deployed):
-    assert env_dict(deployed.container)["GF_SECURITY_ADMIN_PASSWORD__FILE"] == ADMIN_PASSWORD_FILE
+    assert deployed.container.env()["GF_SECURITY_ADMIN_PASSWORD__FILE"] == ADMIN_PASSWORD_FILE
     assert deployed.upload_content(ADMIN_PASSWORD_FILE) == deployed.outputs["admin_password"]
     assert deployed.upload_is_secret(ADMIN_PASSWORD_FILE)
 
 
 def test_signing_key_is_generated_and_uploaded_as_a_secret_file(deployed):
-    assert env_dict(deployed.container)["GF_SECURITY_SECRET_KEY__FILE"] == SECRET_KEY_FILE
+    assert deployed.container.env()["GF_SECURITY_SECRET_KEY__FILE"] == SECRET_KEY_FILE
     key = deployed.upload_content(SECRET_KEY_FILE)
-    assert len(key) == 40 and key in deployed.mocks.generated_secrets
+    assert len(key) == 40 and key in deployed.run.mocks.generated_secrets
     assert deployed.upload_is_secret(SECRET_KEY_FILE)
 
 
 def test_data_volume_is_mounted_and_retained_on_delete(deployed):
-    [volume] = deployed.mocks.of_type("Volume")
+    [volume] = deployed.run.mocks.of_type("Volume")
     assert volume.retain_on_delete
     mounts = {v["containerPath"]: v.get("volumeName") for v in deployed.container.inputs["volumes"]}
     assert mounts == {"/var/lib/grafana": volume.inputs["name"]}
@@ -154,21 +137,26 @@ def test_provisioning_yaml_itself_holds_no_password(deployed):
 def test_dashboard_provider_points_at_the_uploaded_dashboards(deployed):
     [provider] = yaml.safe_load(deployed.upload_content(DASHBOARD_PROVIDER_FILE))["providers"]
     assert provider["type"] == "file" and provider["options"]["path"] == DASHBOARDS_DIR
-    uploaded = {path.rsplit("/", 1)[1]: u["content"] for path, (_, u) in deployed.uploads().items()
+    uploaded = {path.rsplit("/", 1)[1]: u["content"] for path, u in deployed.container.uploads().items()
                 if path.startswith(DASHBOARDS_DIR + "/")}
     assert uploaded == dashboard_files() and len(uploaded) >= 3
 
 
 def test_anonymous_access_and_sign_up_are_off(deployed):
-    env = env_dict(deployed.container)
+    env = deployed.container.env()
     assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
     assert env["GF_USERS_ALLOW_SIGN_UP"] == "false"
 
 
 def test_usage_reporting_update_checks_and_external_snapshots_are_off(deployed):
-    env = env_dict(deployed.container)
-    for key in ("GF_ANALYTICS_REPORTING_ENABLED", "GF_ANALYTICS_CHECK_FOR_UPDATES", "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES",
-                "GF_PLUGINS_PREINSTALL_DISABLED", "GF_SNAPSHOTS_EXTERNAL_ENABLED"):
+    env = deployed.container.env()
+    for key in (
+        "GF_ANALYTICS_REPORTING_ENABLED",
+        "GF_ANALYTICS_CHECK_FOR_UPDATES",
+        "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES",
+        "GF_PLUGINS_PREINSTALL_DISABLED",
+        "GF_SNAPSHOTS_EXTERNAL_ENABLED",
+    ):
         assert env[key] == ("true" if key == "GF_PLUGINS_PREINSTALL_DISABLED" else "false"), key
 
 
@@ -184,19 +172,19 @@ def test_port_is_published_only_on_the_bind_address():
 
 
 def test_root_url_is_the_browser_url(deployed):
-    assert env_dict(deployed.container)["GF_SERVER_ROOT_URL"] == "http://127.0.0.1:3000/"
+    assert deployed.container.env()["GF_SERVER_ROOT_URL"] == "http://127.0.0.1:3000/"
     assert deployed.outputs["url"] == "http://127.0.0.1:3000"
 
 
 def test_outputs_give_urls_and_a_secret_admin_password(deployed):
     assert deployed.outputs["internal_url"] == "http://grafana:3000"
-    assert deployed.outputs["admin_user"] == "admin"
-    assert deployed.outputs["admin_password"] in deployed.mocks.generated_secrets
-    assert "admin_password" in deployed.secret_outputs
+    assert deployed.outputs["admin_username"] == "admin"
+    assert deployed.outputs["admin_password"] in deployed.run.mocks.generated_secrets
+    assert deployed.run.is_secret("admin_password")
 
 
 def test_resources_are_children_of_the_component(deployed):
-    [component] = [r for r in deployed.mocks.resources if r.typ == "mlplatform:index:Grafana"]
+    [component] = [r for r in deployed.run.resources if r.typ == "mlplatform:index:Grafana"]
     assert deployed.container.parent == component.urn
 
 

@@ -25,16 +25,16 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, UTC
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from components.database import Consumer, bootstrap_sql
 from components.grafana import DATASOURCE_UID
 from components.platform import MLFLOW_READER
-from tests.grafana_sql import (
+from testing.grafana_sql import (
     TimeRange,
     VariableValue,
     dashboards,
@@ -43,7 +43,7 @@ from tests.grafana_sql import (
     panels,
     substitute_variables,
 )
-from tests.postgres_server import PostgresServer, run_bootstrap, start_postgres
+from testing.postgres import PostgresServer, run_bootstrap, start_postgres
 
 INSTALL_HINT = (
     "install the real-schema test's dependencies: `apt-get install postgresql` and "
@@ -55,8 +55,8 @@ MODEL = "grafana-dashboards-model"
 STEPS = 5
 
 def test_time_filter_expands_to_rfc3339_between():
-    window = TimeRange(datetime(2026, 5, 1, 10, 0, tzinfo=timezone.utc),
-                       datetime(2026, 5, 1, 11, 30, 0, 500000, tzinfo=timezone.utc))
+    window = TimeRange(datetime(2026, 5, 1, 10, 0, tzinfo=UTC),
+                       datetime(2026, 5, 1, 11, 30, 0, 500000, tzinfo=UTC))
     assert expand_macros("WHERE $__timeFilter( point_time )", window) == (
         "WHERE point_time BETWEEN '2026-05-01T10:00:00Z' AND '2026-05-01T11:30:00.5Z'"
     )
@@ -64,18 +64,18 @@ def test_time_filter_expands_to_rfc3339_between():
 
 def test_time_from_and_to_are_quoted_utc_timestamps():
     window = TimeRange(datetime(2026, 5, 1, 12, 0, tzinfo=timezone(timedelta(hours=2))),
-                       datetime(2026, 5, 1, 11, 0, tzinfo=timezone.utc))
+                       datetime(2026, 5, 1, 11, 0, tzinfo=UTC))
     assert expand_macros("$__timeFrom() .. $__timeTo()", window) == "'2026-05-01T10:00:00Z' .. '2026-05-01T11:00:00Z'"
 
 
 def test_unix_epoch_from_and_to_are_whole_seconds():
-    window = TimeRange(datetime(2026, 5, 1, 0, 0, 0, 900000, tzinfo=timezone.utc),
-                       datetime(2026, 5, 1, 0, 1, tzinfo=timezone.utc))
+    window = TimeRange(datetime(2026, 5, 1, 0, 0, 0, 900000, tzinfo=UTC),
+                       datetime(2026, 5, 1, 0, 1, tzinfo=UTC))
     assert expand_macros("$__unixEpochFrom() AND $__unixEpochTo()", window) == "1777593600 AND 1777593660"
 
 
 def test_unknown_macro_is_refused():
-    window = TimeRange(datetime(2026, 5, 1, tzinfo=timezone.utc), datetime(2026, 5, 2, tzinfo=timezone.utc))
+    window = TimeRange(datetime(2026, 5, 1, tzinfo=UTC), datetime(2026, 5, 2, tzinfo=UTC))
     with pytest.raises(ValueError, match="__timeGroup"):
         expand_macros("SELECT $__timeGroup(t, '5m')", window)
 
@@ -96,7 +96,7 @@ def test_macros_are_not_mistaken_for_variables():
 
 
 def test_leftover_variable_fails_the_expansion():
-    window = TimeRange(datetime(2026, 5, 1, tzinfo=timezone.utc), datetime(2026, 5, 2, tzinfo=timezone.utc))
+    window = TimeRange(datetime(2026, 5, 1, tzinfo=UTC), datetime(2026, 5, 2, tzinfo=UTC))
     with pytest.raises(ValueError, match=r"\$typo"):
         grafana_sql("x IN ($typo)", {}, {}, window)
 
@@ -208,7 +208,8 @@ def _log_runs(tracking_uri: str) -> Logged:
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     logged = Logged(client.create_experiment(EXPERIMENT))
     start_ms = int(time.time() * 1000) - 60_000
-    for index, (run_name, status) in enumerate([("train-a", "FINISHED"), ("train-b", "FINISHED"), ("train-broken", "FAILED")]):
+    planned = [("train-a", "FINISHED"), ("train-b", "FINISHED"), ("train-broken", "FAILED")]
+    for index, (run_name, status) in enumerate(planned):
         run = client.create_run(logged.experiment_id, run_name=run_name, start_time=start_ms + index)
         logged.runs[run_name] = run.info.run_id
         client.log_param(run.info.run_id, "learning_rate", str(0.1 / (index + 1)))
@@ -245,7 +246,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         process, url = _start_mlflow(mlflow_cli, backend, tmp / "artifacts", tmp / "mlflow.log")
         try:
             logged = _log_runs(url)
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             window = TimeRange(now - timedelta(hours=1), now + timedelta(minutes=5))
             yield Stack(server, passwords[MLFLOW_READER.role], logged, window)
         finally:
@@ -290,7 +291,11 @@ def _run_panel(stack: Stack, dashboard_name: str, panel: dict, window: TimeRange
     values, multi_or_all = _choose(stack, dashboard)
     sql = grafana_sql(panel["targets"][0]["rawSql"], values, multi_or_all, window or stack.window)
     columns, rows = stack.query(sql)
-    return dict(zip(columns, zip(*rows))) if rows else {c: () for c in columns}, columns, rows
+    return (
+        dict(zip(columns, zip(*rows, strict=False), strict=False)) if rows else {c: () for c in columns},
+        columns,
+        rows,
+    )
 
 
 def _panel(title: str) -> tuple[str, dict]:
@@ -304,8 +309,11 @@ def test_panel_query_returns_rows_with_its_columns_as_reader(stack, dashboard_na
     assert columns == EXPECTED_COLUMNS[panel["title"]]
 
 
-@pytest.mark.parametrize("dashboard_name,panel", [p for p in PANELS if p[1]["targets"][0]["format"] == "time_series"],
-                         ids=[i for i, p in zip(PANEL_IDS, PANELS) if p[1]["targets"][0]["format"] == "time_series"])
+@pytest.mark.parametrize(
+    "dashboard_name,panel",
+    [p for p in PANELS if p[1]["targets"][0]["format"] == "time_series"],
+    ids=[i for i, p in zip(PANEL_IDS, PANELS, strict=False) if p[1]["targets"][0]["format"] == "time_series"],
+)
 def test_time_series_panels_return_sorted_times_and_numbers(stack, dashboard_name, panel):
     by_column, _, _ = _run_panel(stack, dashboard_name, panel)
     times = by_column["time"]

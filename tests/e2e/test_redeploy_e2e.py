@@ -1,0 +1,105 @@
+"""A second `pulumi up` on the realised stack: only what changed is touched, data and passwords survive.
+
+Runs after the functional and UI checks (file order) on the same stack.
+"""
+
+from __future__ import annotations
+
+import docker
+import pytest
+from mlflow.tracking import MlflowClient
+
+from testing.realiser import E2E_LABEL, RealiseError, labelled
+from tests.e2e.conftest import Stack
+import contextlib
+
+EXPERIMENT = "anomaly-detection"
+TRAINING_DAG = "train_anomaly_model"
+
+
+def _containers(stack: Stack) -> list:
+    return labelled(stack.client, stack.name)["containers"]
+
+
+def test_an_unchanged_redeploy_touches_only_the_every_deploy_jobs(stack: Stack):
+    ids_before = {c.name: c.id for c in _containers(stack)}
+    touched = stack.redeploy().touched()
+    assert touched == {"Container/airflow-init": "replace"}, touched
+    ids_after = {c.name: c.id for c in _containers(stack)}
+    changed = {name for name in ids_after if ids_before.get(name) != ids_after[name]}
+    assert changed == {f"mlplatform-{stack.name}-airflow-init"}
+    stack.figures["unchanged_redeploy_touched"] = sorted(touched)
+
+
+def test_one_changed_env_var_replaces_only_that_container(stack: Stack):
+    before = {c.name: c.id for c in _containers(stack)}
+    touched = stack.redeploy(mlflow={"extra_allowed_hosts": ["mlflow.e2e.internal"]}).touched()
+    assert touched == {"Container/mlflow": "replace", "Container/airflow-init": "replace"}, touched
+    mlflow = stack.container("mlflow")
+    assert mlflow.id != before[mlflow.name]
+    assert any("mlflow.e2e.internal" in e for e in mlflow.attrs["Config"]["Env"])
+    untouched = {c.name for c in _containers(stack) if before.get(c.name) == c.id}
+    assert (
+        f"mlplatform-{stack.name}-airflow-scheduler" in untouched and f"mlplatform-{stack.name}-postgres" in untouched
+    )
+    assert stack.client.api.inspect_container(mlflow.id)["State"]["Health"]["Status"] == "healthy"
+
+
+def test_a_changed_memory_limit_updates_the_running_container_in_place(stack: Stack):
+    before = stack.container("mlflow").id
+    touched = stack.redeploy(
+        mlflow={"extra_allowed_hosts": ["mlflow.e2e.internal"], "limits": {"memory_mb": 1536}}
+    ).touched()
+    assert touched["Container/mlflow"] == "update", touched
+    mlflow = stack.container("mlflow")
+    assert mlflow.id == before and mlflow.attrs["HostConfig"]["Memory"] == 1536 * 2**20
+    assert mlflow.attrs["HostConfig"]["MemorySwap"] == 1536 * 2**20
+
+
+def test_data_and_passwords_survive_removing_every_container_and_deploying_with_refresh(stack: Stack):
+    client = MlflowClient(tracking_uri=stack.endpoints["mlflow"]["url"])
+    runs_before = len(client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id]))
+    dag_runs_before = stack.airflow("GET", f"/dags/{TRAINING_DAG}/dagRuns").json()["total_entries"]
+    password_before = stack.credentials["airflow"]["password"]
+    for container in _containers(stack):
+        container.remove(force=True)
+    realisation = stack.redeploy(refresh=True)
+    assert {a for k, a in realisation.actions.items() if k.startswith("Container/")} - {"left-out"} == {"create"}
+    assert stack.credentials["airflow"]["password"] == password_before
+    assert stack.airflow_token().status_code in (200, 201)
+    client = MlflowClient(tracking_uri=stack.endpoints["mlflow"]["url"])
+    assert len(client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])) == runs_before
+    assert stack.airflow("GET", f"/dags/{TRAINING_DAG}/dagRuns").json()["total_entries"] == dag_runs_before
+    stack.figures["data_survived_redeploy"] = True
+
+
+def test_the_realiser_refuses_to_take_over_a_container_it_did_not_create(stack: Stack):
+    name = f"mlplatform-{stack.name}-mlflow"
+    stack.container("mlflow").remove(force=True)
+    image = stack.realisation.images[next(n for n in stack.realisation.images if n.startswith("mlplatform/mlflow"))]
+    # Not the e2e's: its label is not "true" (an image's labels cannot be removed, only overridden).
+    squatter = stack.client.containers.create(image, name=name, command=["sleep", "600"], labels={E2E_LABEL: "no"})
+    try:
+        assert squatter.labels[E2E_LABEL] == "no"
+        with pytest.raises(RealiseError, match="without the label"):
+            stack.redeploy(
+                refresh=True, mlflow={"extra_allowed_hosts": ["mlflow.e2e.internal"], "limits": {"memory_mb": 1536}}
+            )
+        assert stack.client.containers.get(name).id == squatter.id
+    finally:
+        squatter.remove(force=True)
+    stack.redeploy(refresh=True, mlflow={"extra_allowed_hosts": ["mlflow.e2e.internal"], "limits": {"memory_mb": 1536}})
+
+
+def test_teardown_selects_only_what_carries_the_e2e_label(stack: Stack):
+    """`make e2e-down` removes exactly what `labelled` selects; a look-alike without the label is not in it."""
+    bystander = stack.client.volumes.create(
+        f"mlplatform-{stack.name}-bystander", labels={"org.mlplatform.stack": stack.name}
+    )
+    try:
+        selected = {v.name for v in labelled(stack.client, stack.name)["volumes"]}
+        assert bystander.name not in selected
+        assert f"mlplatform-{stack.name}-pgdata" in selected
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            bystander.remove(force=True)
