@@ -14,7 +14,7 @@ export PULUMI_BACKEND_URL ?= file://$(STATE_DIR)
 export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(STATE_DIR)/passphrase
 export PULUMI_SKIP_UPDATE_CHECK := true
 
-.PHONY: help setup venv up preview down outputs stack test bench e2e e2e-down check-tools
+.PHONY: help setup venv up preview down outputs stack test lint bench e2e e2e-down check-tools
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -57,6 +57,10 @@ down: stack ## Destroy STACK's containers (data volumes are retained; protected 
 test: venv ## Run the whole test suite
 	$(PY) -m pytest -q tests --ignore=tests/e2e
 
+lint: venv ## Check style (ruff) and types (mypy; strict for components/ and config/)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
 bench: venv ## Print speed figures (program evaluation under mocks, DAG parse and run)
 	$(PY) -m bench.program_bench
 	$(PY) -m bench.dags_bench
@@ -67,5 +71,5 @@ e2e: venv ## Run the dev stack for real on a local Docker engine and check it wo
 	$(PY) e2e/base_images.py
 	PYTHONPATH=$(CURDIR) $(PY) -m pytest -q -s -p no:randomly tests/e2e
 
-e2e-down: venv ## Remove everything `make e2e` created (containers, networks, volumes, state)
+e2e-down: venv ## Remove everything `make e2e` created (containers, networks, volumes, state; never anything unlabelled)
 	PYTHONPATH=$(CURDIR) $(PY) e2e/realise.py down

@@ -66,10 +66,7 @@ def write_plots(scored: pd.DataFrame, threshold: float, out_dir: Path) -> list[P
 
     top = scored.nlargest(TOP_N, "anomaly_score").iloc[::-1]
     labels = top["sensor_id"] + " " + pd.to_datetime(top["timestamp"]).dt.strftime("%Y-%m-%d %H:%M")
-    if labelled:
-        colors = ["#dd4444" if hit else "#999999" for hit in top["is_anomaly"] == 1]
-    else:
-        colors = ["#dd4444"] * len(top)
+    colors = ["#dd4444" if hit else "#999999" for hit in top["is_anomaly"] == 1] if labelled else ["#dd4444"] * len(top)
     fig, ax = plt.subplots(figsize=(8, 5))
     ax.barh(labels, top["anomaly_score"], color=colors)
     ax.set_xlabel("anomaly score")

@@ -96,14 +96,18 @@ def register_and_promote(run_id: str, model_uri: str, features_path: str | Path)
             champion_score = champion_score_on(features_path, f"models:/{name}@{settings.CHAMPION_ALIAS}")
             basis = "rescored on this holdout"
         except Exception as exc:  # incompatible champion: fall back to what it recorded
-            log.warning("Could not re-score champion v%s on this holdout (%s); using its recorded metric", champion_version, exc)
+            log.warning(
+                "Could not re-score champion v%s on this holdout (%s); using its recorded metric", champion_version, exc
+            )
             champion_run = client.get_model_version(name, champion_version).run_id
             champion_score = client.get_run(champion_run).data.metrics.get(metric)
             basis = "champion's recorded metric"
 
     decision = decide_promotion(challenger_score, champion_score, metric, champion_exists=champion_version is not None)
     outcome = "promoted" if decision.promote else "kept_current_champion"
-    reason = f"{decision.reason} (champion v{champion_version}, basis: {basis})" if champion_version else decision.reason
+    reason = (
+        f"{decision.reason} (champion v{champion_version}, basis: {basis})" if champion_version else decision.reason
+    )
     if decision.promote:
         client.set_registered_model_alias(name, settings.CHAMPION_ALIAS, new_version)
     for key, value in {DECISION_TAG: outcome, REASON_TAG: reason, metric: _fmt(challenger_score)}.items():

@@ -57,5 +57,12 @@ def batch_score(features_path: str | Path, out_dir: Path | None = None) -> dict:
     (out_dir / SUMMARY_FILE).write_text(
         summary_text(summary, scored, threshold, f"Batch scores from {settings.REGISTERED_MODEL_NAME} v{version}")
     )
-    log.info("Scored %d rows with %s v%s: %d flagged -> %s", len(scored), settings.REGISTERED_MODEL_NAME, version, flagged, path)
+    log.info(
+        "Scored %d rows with %s v%s: %d flagged -> %s",
+        len(scored),
+        settings.REGISTERED_MODEL_NAME,
+        version,
+        flagged,
+        path,
+    )
     return {"path": str(path), "model_version": str(version), **summary}

@@ -50,7 +50,9 @@ def _use_experiment() -> str:
     experiment = mlflow.set_experiment(settings.EXPERIMENT_NAME)
     # MLflow 3's UI opens untagged experiments as GenAI (traces); this one is model training.
     if experiment.tags.get("mlflow.experimentKind") != "custom_model_development":
-        mlflow.MlflowClient().set_experiment_tag(experiment.experiment_id, "mlflow.experimentKind", "custom_model_development")
+        mlflow.MlflowClient().set_experiment_tag(
+            experiment.experiment_id, "mlflow.experimentKind", "custom_model_development"
+        )
     return experiment.experiment_id
 
 
@@ -183,10 +185,26 @@ def supervised_reference_metrics(features: pd.DataFrame) -> dict[str, float]:
 
 def summary_text(metrics: dict[str, float], scored: pd.DataFrame, threshold: float, title: str) -> str:
     lines = [title, "=" * len(title), f"rows scored: {len(scored)}", f"threshold (anomaly_score): {threshold:.4f}"]
-    lines += [f"{name}: {value:.4f}" if isinstance(value, float) else f"{name}: {value}" for name, value in sorted(metrics.items())]
+    lines += [
+        f"{name}: {value:.4f}" if isinstance(value, float) else f"{name}: {value}"
+        for name, value in sorted(metrics.items())
+    ]
     lines += ["", "top 10 anomalies:"]
     top = scored.nlargest(10, "anomaly_score")
-    cols = [c for c in ("timestamp", "sensor_id", "vehicle_count", "avg_speed_kmh", "occupancy_pct", "anomaly_score", "is_anomaly", "anomaly_type") if c in top.columns]
+    cols = [
+        c
+        for c in (
+            "timestamp",
+            "sensor_id",
+            "vehicle_count",
+            "avg_speed_kmh",
+            "occupancy_pct",
+            "anomaly_score",
+            "is_anomaly",
+            "anomaly_type",
+        )
+        if c in top.columns
+    ]
     lines.append(top[cols].to_string(index=False))
     return "\n".join(lines) + "\n"
 
