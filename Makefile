@@ -14,7 +14,7 @@ export PULUMI_BACKEND_URL ?= file://$(STATE_DIR)
 export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(STATE_DIR)/passphrase
 export PULUMI_SKIP_UPDATE_CHECK := true
 
-.PHONY: help setup venv up preview down outputs stack test lint bench e2e e2e-down check-tools
+.PHONY: help setup venv lock up preview down outputs stack test lint bench e2e e2e-down check-tools
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,11 +22,15 @@ help: ## List the targets
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt images/airflow/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -c constraints.txt -r requirements-dev.txt
+	$(PIP) check
 	touch $@
 
 venv: $(VENV)/.installed
 
 setup: venv ## Create .venv with the program's and the tests' dependencies (pinned)
+
+lock: venv ## Re-resolve constraints.txt, the complete lock, after editing constraints.in or a requirement file
+	$(PY) -m tools.lock
 	@echo "Set up. Next: 'make up' to deploy the $(STACK) stack, 'make test' to run the tests."
 
 check-tools:

@@ -8,18 +8,23 @@ shared/reference/service-contracts.md):
   airflow.cfg and task calls to the Execution API get 403);
 - the execution API URL points at the api-server's network alias;
 - the FAB auth manager keeps users in PostgreSQL, and the init job re-asserts
-  the generated admin password on every deploy, so it never "changes on
-  restart";
+  the generated admin password on every deploy (read from a file, never from a
+  command line), so it never "changes on restart";
 - the init job runs each step without ``|| true`` and the deploy fails if it
-  fails; every other container starts only after it.
+  fails; every other container starts only after it;
+- behind PgBouncer (transaction pooling) the services reach PostgreSQL through
+  the pooler with drivers that need no server-side prepared statements, while
+  the init job migrates directly (migrations hold a session advisory lock);
+- the DAGs log to MLflow as their own least-privileged user, whose password is
+  a credentials file readable by the airflow user only, not an env variable.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -31,8 +36,11 @@ from components.database import ConnectionInfo
 from components.images import built_image, pulled_image
 from components.service import (
     ContainerSpec,
+    FileOwner,
     HealthCheck,
     StackContext,
+    Stop,
+    Upload,
     VolumeMount,
     data_volume,
     declare_container,
@@ -53,21 +61,30 @@ FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthM
 CELERY_APP = "airflow.providers.celery.executors.celery_executor.app"
 #: HS512 needs a key of at least 64 bytes.
 JWT_SECRET_BYTES = 64
+#: The airflow user of the official image (uid 50000, group root): it reads every secret file.
+AIRFLOW_USER = FileOwner(uid=50000, gid=0)
+#: The MLflow client reads this file when no MLFLOW_TRACKING_USERNAME/PASSWORD is set.
+MLFLOW_CREDENTIALS_PATH = "/home/airflow/.mlflow/credentials"
+#: images/airflow/config/mlplatform_pgbouncer.py, on Airflow's import path ($AIRFLOW_HOME/config).
+PGBOUNCER_CONNECT_ARGS = "mlplatform_pgbouncer.ASYNC"
+#: Shipped in the image (images/airflow/scripts/): creates or re-asserts a FAB user from a password file.
+ENSURE_USER_SCRIPT = "/opt/mlplatform/ensure_user.py"
 
 ADMIN_PASSWORD_FILE = "airflow-admin-password"
+#: Services stop on SIGTERM; the process that runs tasks (Celery worker, LocalExecutor scheduler) then waits for
+#: its running tasks, for as long as the longest task may take (Airflow's Helm chart gives workers 600 s).
+SERVICE_STOP = Stop("SIGTERM", 60)
+TASK_RUNNER_STOP = Stop("SIGTERM", 600)
 
-INIT_SCRIPT = """\
+INIT_SCRIPT = f"""\
 set -euo pipefail
-MLPLATFORM_ADMIN_PASSWORD="$(cat ADMIN_PASSWORD_PATH)"
 echo "mlplatform: migrating the Airflow metadata database"
 airflow db migrate
-echo "mlplatform: ensuring admin user ${MLPLATFORM_ADMIN_USERNAME}"
-airflow users create --username "${MLPLATFORM_ADMIN_USERNAME}" --password "${MLPLATFORM_ADMIN_PASSWORD}" \\
-  --firstname Airflow --lastname Admin --role Admin --email "${MLPLATFORM_ADMIN_EMAIL}"
-# `users create` leaves an existing user's password alone: make the generated one authoritative.
-airflow users reset-password --username "${MLPLATFORM_ADMIN_USERNAME}" --password "${MLPLATFORM_ADMIN_PASSWORD}"
+echo "mlplatform: ensuring admin user ${{MLPLATFORM_ADMIN_USERNAME}}"
+python {ENSURE_USER_SCRIPT} --username "${{MLPLATFORM_ADMIN_USERNAME}}" --role Admin \\
+  --email "${{MLPLATFORM_ADMIN_EMAIL}}" --password-file {secret_path(ADMIN_PASSWORD_FILE)}
 echo "mlplatform: Airflow init complete"
-""".replace("ADMIN_PASSWORD_PATH", secret_path(ADMIN_PASSWORD_FILE))
+"""
 
 
 @dataclass(frozen=True)
@@ -107,19 +124,27 @@ class AirflowSecrets:
 
 
 @dataclass(frozen=True)
+class MLflowLogin:
+    """The MLflow user the DAGs log in as (never MLflow's admin)."""
+
+    username: str
+    password: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
 class AirflowWiring:
     """Where Airflow's dependencies are and what the DAGs are told."""
 
     database: ConnectionInfo
-    """The ``airflow`` role's connection (metadata DB and Celery results)."""
+    """The ``airflow`` role's direct connection (migrations, and everything when there is no pooler)."""
     mlflow_tracking_uri: str
     """In-network MLflow URI given to the DAGs."""
     environment: str
     """Environment name, passed to the DAGs."""
-    mlflow_username: str | None = None
-    """MLflow basic-auth user, when MLflow auth is on."""
-    mlflow_password: pulumi.Input[str] | None = None
-    """MLflow basic-auth password (secret), when MLflow auth is on."""
+    pooled_database: ConnectionInfo | None = None
+    """The same database through PgBouncer, for the long-running services; None without a pooler."""
+    mlflow_login: MLflowLogin | None = None
+    """The DAGs' MLflow user, when MLflow auth is on."""
     airbyte_connection: pulumi.Input[str] | None = None
     """JSON for AIRFLOW_CONN_AIRBYTE_DEFAULT; None when Airbyte is off."""
     airbyte_connection_id: str | None = None
@@ -139,7 +164,8 @@ class AirflowVolumes:
 
 
 def mlflow_connection(tracking_uri: str, username: str | None) -> dict[str, Any]:
-    """The ``mlflow_default`` Airflow connection (an HTTP connection to the tracking server)."""
+    """The ``mlflow_default`` Airflow connection (an HTTP connection to the tracking server; no password:
+    the MLflow client authenticates from its credentials file)."""
     scheme, rest = tracking_uri.split("://", 1)
     host, port = rest.rstrip("/").split(":")
     conn: dict[str, Any] = {"conn_type": "http", "host": host, "port": int(port), "schema": scheme}
@@ -148,10 +174,21 @@ def mlflow_connection(tracking_uri: str, username: str | None) -> dict[str, Any]
     return conn
 
 
+def mlflow_credentials(login: MLflowLogin) -> pulumi.Output[str]:
+    """``~/.mlflow/credentials`` for the MLflow client (its ``[mlflow]`` section)."""
+    return pulumi.Output.secret(
+        pulumi.Output.concat(
+            "[mlflow]\n", f"mlflow_tracking_username = {login.username}\n",
+            "mlflow_tracking_password = ", login.password, "\n",
+        )
+    )
+
+
 def common_env(
     names: AirflowNames, config: AirflowConfig, wiring: AirflowWiring
 ) -> tuple[dict[str, str], dict[str, pulumi.Input[str]]]:
     """Settings shared by every Airflow container: (plain, secret)."""
+    login = wiring.mlflow_login
     env = {
         "AIRFLOW__CORE__EXECUTOR": config.executor,
         "AIRFLOW__CORE__AUTH_MANAGER": FAB_AUTH_MANAGER,
@@ -162,6 +199,9 @@ def common_env(
         "AIRFLOW__API__BASE_URL": wiring.browser_url,
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "true",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30" if config.dags == "mount" else "300",
+        "AIRFLOW_CONN_MLFLOW_DEFAULT": json.dumps(
+            mlflow_connection(wiring.mlflow_tracking_uri, login.username if login else None)
+        ),
         "MLFLOW_TRACKING_URI": wiring.mlflow_tracking_uri,
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "true",
@@ -171,15 +211,6 @@ def common_env(
         "MLPLATFORM_AIRBYTE_CONNECTION_ID": wiring.airbyte_connection_id or "",
     }
     secret_env: dict[str, pulumi.Input[str]] = {}
-    mlflow_conn = mlflow_connection(wiring.mlflow_tracking_uri, wiring.mlflow_username)
-    if wiring.mlflow_username and wiring.mlflow_password is not None:
-        env["MLFLOW_TRACKING_USERNAME"] = wiring.mlflow_username
-        secret_env["MLFLOW_TRACKING_PASSWORD"] = wiring.mlflow_password
-        secret_env["AIRFLOW_CONN_MLFLOW_DEFAULT"] = pulumi.Output.from_input(wiring.mlflow_password).apply(
-            lambda pw: json.dumps({**mlflow_conn, "password": pw})
-        )
-    else:
-        env["AIRFLOW_CONN_MLFLOW_DEFAULT"] = json.dumps(mlflow_conn)
     if wiring.airbyte_connection is not None:
         secret_env["AIRFLOW_CONN_AIRBYTE_DEFAULT"] = wiring.airbyte_connection
     if config.executor == "CeleryExecutor":
@@ -187,20 +218,19 @@ def common_env(
     return env, secret_env
 
 
-#: Sensitive Airflow options read from secret files through Airflow's ``_CMD`` variants
-#: (supported for these options), so the values stay out of `docker inspect`.
 def secret_option_file(option: str) -> str:
     """Secret file name for an Airflow option, e.g. AIRFLOW__CORE__FERNET_KEY -> airflow-core-fernet-key."""
     return "airflow-" + option.removeprefix("AIRFLOW__").lower().replace("__", "-").replace("_", "-")
 
 
-def shared_secret_files(
-    names: AirflowNames, secrets_: AirflowSecrets, database: ConnectionInfo, executor: str
+def secret_options(
+    names: AirflowNames, secrets_: AirflowSecrets, database: ConnectionInfo, executor: str, pooled: bool
 ) -> tuple[dict[str, str], dict[str, pulumi.Input[str]]]:
-    """Secrets every Airflow container must share, as (``*_CMD`` env, secret files).
+    """Sensitive options as (``*_CMD`` env, secret files): Airflow reads them through ``<OPTION>_CMD``,
+    so the values stay out of the env and `docker inspect`.
 
-    All of these are options Airflow marks sensitive, which it reads through
-    ``<OPTION>_CMD``; the values stay out of the env and `docker inspect`.
+    ``database`` is where this container reaches the metadata database; ``pooled`` says it is PgBouncer,
+    whose transaction pooling the async engine survives only with psycopg and no prepared statements.
     """
     values: dict[str, pulumi.Input[str]] = {
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database.url("postgresql+psycopg2"),
@@ -208,6 +238,10 @@ def shared_secret_files(
         "AIRFLOW__API__SECRET_KEY": secrets_.api_secret_key,
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets_.jwt_secret,
     }
+    env: dict[str, str] = {}
+    if pooled:
+        values["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"] = database.url("postgresql+psycopg_async")
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC"] = PGBOUNCER_CONNECT_ARGS
     if executor == "CeleryExecutor":
         if secrets_.redis_password is None:
             raise ValueError("CeleryExecutor needs a Redis password")
@@ -215,7 +249,7 @@ def shared_secret_files(
             "redis://:", secrets_.redis_password, f"@{names.redis}:{REDIS_PORT}/0"
         )
         values["AIRFLOW__CELERY__RESULT_BACKEND"] = database.url("db+postgresql")
-    env = {f"{option}_CMD": f"cat {secret_path(secret_option_file(option))}" for option in values}
+    env.update({f"{option}_CMD": f"cat {secret_path(secret_option_file(option))}" for option in values})
     files = {secret_option_file(option): value for option, value in values.items()}
     return env, files
 
@@ -223,6 +257,12 @@ def shared_secret_files(
 def _shell_check(command: str, **kwargs: int) -> HealthCheck:
     # CMD-SHELL so $HOSTNAME expands inside the container (a single `$` in the Docker API).
     return HealthCheck(test=("CMD-SHELL", command), **kwargs)
+
+
+def _job_check(job_type: str) -> HealthCheck:
+    return _shell_check(
+        f'airflow jobs check --job-type {job_type} --hostname "$HOSTNAME"', timeout_s=30, start_period_s=60
+    )
 
 
 #: Per role (the service name's suffix): command and health check, as upstream's compose file defines them.
@@ -235,22 +275,14 @@ ROLES: dict[str, tuple[tuple[str, ...], HealthCheck]] = {
         ("scheduler",),
         _shell_check("curl --fail --silent http://localhost:8974/health", start_period_s=60),
     ),
-    "dag-processor": (
-        ("dag-processor",),
-        _shell_check(
-            'airflow jobs check --job-type DagProcessorJob --hostname "$HOSTNAME"', timeout_s=30, start_period_s=60
-        ),
-    ),
-    "triggerer": (
-        ("triggerer",),
-        _shell_check(
-            'airflow jobs check --job-type TriggererJob --hostname "$HOSTNAME"', timeout_s=30, start_period_s=60
-        ),
-    ),
+    "dag-processor": (("dag-processor",), _job_check("DagProcessorJob")),
+    "triggerer": (("triggerer",), _job_check("TriggererJob")),
 }
 WORKER_HEALTHCHECK = _shell_check(
     f'celery --app {CELERY_APP} inspect ping -d "celery@$HOSTNAME"', interval_s=30, timeout_s=20, start_period_s=60
 )
+#: dumb-init signals only Airflow's main process (not the whole group), which then lets running tasks finish.
+SIGNAL_MAIN_PROCESS_ONLY = {"DUMB_INIT_SETSID": "0"}
 
 
 def airflow_specs(
@@ -263,8 +295,11 @@ def airflow_specs(
 ) -> tuple[ContainerSpec, list[ContainerSpec]]:
     """(init job, long-running services) for the configured executor."""
     env, secret_env = common_env(names, config, wiring)
-    cmd_env, files = shared_secret_files(names, secrets_, wiring.database, config.executor)
-    env = {**env, **cmd_env}
+    service_db = wiring.pooled_database or wiring.database
+    cmd_env, files = secret_options(names, secrets_, service_db, config.executor, wiring.pooled_database is not None)
+    init_cmd_env, init_files = secret_options(names, secrets_, wiring.database, config.executor, pooled=False)
+    credentials = (Upload(MLFLOW_CREDENTIALS_PATH, mlflow_credentials(wiring.mlflow_login), secret=True),) \
+        if wiring.mlflow_login else ()
     mounts = [VolumeMount(LOGS_DIR, volume=volumes.logs), VolumeMount(DATA_DIR, volume=volumes.data)]
     if volumes.dags_host_path is not None:
         mounts.append(VolumeMount(DAGS_DIR, host_path=volumes.dags_host_path, read_only=True))
@@ -274,6 +309,7 @@ def airflow_specs(
         command: tuple[str, ...],
         healthcheck: HealthCheck,
         limits: Limits,
+        stop: Stop = SERVICE_STOP,
         extra_env: Mapping[str, str] = {},
         internal_port: int | None = None,
         host_port: int | None = None,
@@ -283,15 +319,18 @@ def airflow_specs(
             service=service,
             image=image,
             command=command,
-            env={**env, **extra_env},
+            env={**env, **cmd_env, **extra_env},
             secret_env=secret_env,
             secret_files=files,
+            secrets_owner=AIRFLOW_USER,
+            uploads=credentials,
             healthcheck=healthcheck,
             volumes=tuple(mounts),
             limits=limits,
             hostname=service,
             internal_port=internal_port,
             host_port=host_port,
+            stop=stop,
         )
 
     init = ContainerSpec(
@@ -300,56 +339,70 @@ def airflow_specs(
         command=("bash", "-c", INIT_SCRIPT),
         env={
             **env,
+            **init_cmd_env,
             "MLPLATFORM_ADMIN_USERNAME": config.admin_username,
             "MLPLATFORM_ADMIN_EMAIL": f"{config.admin_username}@{wiring.environment}.mlplatform.localhost",
         },
         secret_env=secret_env,
-        secret_files={**files, ADMIN_PASSWORD_FILE: secrets_.admin_password},
+        secret_files={**init_files, ADMIN_PASSWORD_FILE: secrets_.admin_password},
+        secrets_owner=AIRFLOW_USER,
         volumes=tuple(mounts),
         limits=config.limits,
         one_shot=True,
         rerun_every_deploy=True,
     )
     services = []
+    local = config.executor == "LocalExecutor"
     for role, (command, healthcheck) in ROLES.items():
         service = names.role(role)
         if service == names.api:
             services.append(spec(service, command, healthcheck, config.limits, internal_port=API_PORT,
                                  host_port=config.port))
+        elif role == "scheduler" and local:
+            # With LocalExecutor the scheduler runs the tasks: it stops like a worker.
+            services.append(spec(service, command, healthcheck, config.limits, stop=TASK_RUNNER_STOP,
+                                 extra_env=SIGNAL_MAIN_PROCESS_ONLY))
         else:
             services.append(spec(service, command, healthcheck, config.limits))
-    if config.executor == "CeleryExecutor":
+    if not local:
         for index in range(1, config.workers + 1):
-            # DUMB_INIT_SETSID=0 lets Celery finish running tasks on stop (warm shutdown), as upstream does.
             services.append(
-                spec(
-                    names.worker(index),
-                    ("celery", "worker"),
-                    WORKER_HEALTHCHECK,
-                    config.worker_limits,
-                    extra_env={"DUMB_INIT_SETSID": "0"},
-                )
+                spec(names.worker(index), ("celery", "worker"), WORKER_HEALTHCHECK, config.worker_limits,
+                     stop=TASK_RUNNER_STOP, extra_env=SIGNAL_MAIN_PROCESS_ONLY)
             )
     return init, services
 
 
-REDIS_PASSWORD_FILE = secret_path("redis-password")
+#: The redis user of the official image (and of the e2e stand-in).
+REDIS_USER = FileOwner(uid=999, gid=999)
+REDIS_CONFIG_PATH = "/usr/local/etc/redis/redis.conf"
+REDIS_PASSWORD_FILE = "redis-password"
+
+
+def redis_config(password: pulumi.Input[str]) -> pulumi.Output[str]:
+    """redis.conf with the password: a file the redis user alone reads, so it is on no command line."""
+    return pulumi.Output.secret(pulumi.Output.concat('requirepass "', password, '"\nappendonly yes\n'))
 
 
 def redis_spec(
     service: str, image: pulumi.Input[str], password: pulumi.Input[str], volume: pulumi.Input[str], limits: Limits
 ) -> ContainerSpec:
-    """The Celery broker; its health check proves the password works (a plain ping passes even on NOAUTH)."""
+    """The Celery broker, as the redis user; its health check proves the password (a plain ping passes on NOAUTH)."""
     return ContainerSpec(
         service=service,
         image=image,
-        command=("sh", "-c", f'exec redis-server --requirepass "$(cat {REDIS_PASSWORD_FILE})" --appendonly yes'),
-        secret_files={"redis-password": password},
+        command=("redis-server", REDIS_CONFIG_PATH),
+        user=f"{REDIS_USER.uid}:{REDIS_USER.gid}",
+        uploads=(Upload(REDIS_CONFIG_PATH, redis_config(password), secret=True),),
+        secret_files={REDIS_PASSWORD_FILE: password},
+        secrets_owner=REDIS_USER,
         healthcheck=_shell_check(
-            f'REDISCLI_AUTH="$(cat {REDIS_PASSWORD_FILE})" redis-cli ping | grep -q PONG', interval_s=5
+            f'REDISCLI_AUTH="$(cat {secret_path(REDIS_PASSWORD_FILE)})" redis-cli ping | grep -q PONG', interval_s=5
         ),
         volumes=(VolumeMount("/data", volume=volume),),
         limits=limits,
+        # SIGTERM: Redis saves its data set and exits.
+        stop=Stop("SIGTERM", 30),
     )
 
 
@@ -369,8 +422,10 @@ class AirflowClusterArgs:
     """Started (and healthy) before the init job runs."""
     wiring: AirflowWiring
     """The database, MLflow and Airbyte settings Airflow and its DAGs use."""
+    protect_data: bool = False
+    """Protect the logs, data and Redis volumes from deletion."""
     depends_on: list[pulumi.Resource] = field(default_factory=list)
-    """Other resources (e.g. MLflow) to start before Airflow's services."""
+    """Other resources (MLflow, the pooler) to start before Airflow's services."""
 
 
 class AirflowCluster(PlatformComponent):
@@ -420,7 +475,7 @@ class AirflowCluster(PlatformComponent):
         )
 
         def volume(role: str) -> docker.Volume:
-            return data_volume(self.child_name(role), name, ctx, self)
+            return data_volume(self.child_name(role), name, ctx, self, args.protect_data)
 
         volumes = AirflowVolumes(
             logs=volume("logs").name,
@@ -432,13 +487,11 @@ class AirflowCluster(PlatformComponent):
         )
         before_init: list[pulumi.Resource] = [args.database_container]
         if celery and redis_password is not None:
-            redis_image = pulled_image(
-                f"{names.redis}-image", args.redis_image, self.child_opts(was=self.legacy("redis-image"))
-            )
+            redis_image = pulled_image(f"{names.redis}-image", args.redis_image,
+                                       self.child_opts(was=self.legacy("redis-image")))
             redis = declare_container(
                 redis_spec(names.redis, redis_image.image_id, redis_password, volume("redis").name, config.limits),
-                ctx,
-                self.child_opts(was=self.legacy("redis")),
+                ctx, self.child_opts(was=self.legacy("redis")),
             )
             before_init.append(redis)
         init_spec, service_specs = airflow_specs(names, image.image_id, config, wiring, shared, volumes)

@@ -26,6 +26,7 @@ from components.database import ConnectionInfo
 from components.images import pulled_image
 from components.service import (
     ContainerSpec,
+    FileOwner,
     HealthCheck,
     StackContext,
     Upload,
@@ -38,6 +39,8 @@ from config.versions import REPO_ROOT
 
 PORT = 3000
 ADMIN_USER = "admin"
+#: The grafana/grafana image's user (uid 472, group root): it reads the admin password and keys.
+GRAFANA_USER = FileOwner(uid=472, gid=0)
 DATA_DIR = "/var/lib/grafana"
 PROVISIONING_DIR = "/etc/grafana/provisioning"
 DASHBOARDS_DIR = "/etc/grafana/dashboards/mlflow"
@@ -56,6 +59,18 @@ DATASOURCE_UID = "mlflow-postgres"
 #: Grafana's PostgreSQL version setting only picks query-builder functions; 1500 is the highest it offers.
 POSTGRES_VERSION = 1500
 DASHBOARD_FOLDER = "MLflow"
+
+#: Grafana sets the admin password from GF_SECURITY_ADMIN_PASSWORD__FILE only when it first creates the admin;
+#: on a kept volume the generated password is re-asserted before the server starts (read from the file on
+#: stdin, never a command line). The official image's entrypoint (/run.sh) then starts the server as usual.
+ENTRYPOINT_SCRIPT = f"""\
+set -eu
+if [ -f "$GF_PATHS_DATA/grafana.db" ]; then
+  grafana cli --homepath "$GF_PATHS_HOME" --config "$GF_PATHS_CONFIG" \\
+    admin reset-admin-password --password-from-stdin < {ADMIN_PASSWORD_FILE}
+fi
+exec /run.sh "$@"
+"""
 
 HEALTHCHECK = HealthCheck(
     # curl is installed in both the Alpine and the Ubuntu variants of grafana/grafana (upstream Dockerfile);
@@ -155,9 +170,9 @@ def grafana_spec(
     """The Grafana container: logins only, no phoning home, MLflow data source and dashboards provisioned."""
     datasource_password = pulumi.Output.from_input(datasource.password).apply(_provisionable_password)
     uploads = [
-        Upload(ADMIN_PASSWORD_FILE, pulumi.Output.secret(admin_password)),
-        Upload(SECRET_KEY_FILE, pulumi.Output.secret(secret_key)),
-        Upload(DATASOURCE_PASSWORD_FILE, pulumi.Output.secret(datasource_password)),
+        Upload(ADMIN_PASSWORD_FILE, admin_password, secret=True),
+        Upload(SECRET_KEY_FILE, secret_key, secret=True),
+        Upload(DATASOURCE_PASSWORD_FILE, datasource_password, secret=True),
         Upload(DATASOURCE_FILE, datasource_provisioning(datasource)),
         Upload(DASHBOARD_PROVIDER_FILE, dashboards_provisioning()),
     ]
@@ -165,6 +180,7 @@ def grafana_spec(
     return ContainerSpec(
         service=service,
         image=image,
+        entrypoint=("/bin/sh", "-c", ENTRYPOINT_SCRIPT, "grafana"),
         env={
             "GF_SERVER_ROOT_URL": browser_url.rstrip("/") + "/",
             "GF_SECURITY_ADMIN_USER": ADMIN_USER,
@@ -186,6 +202,7 @@ def grafana_spec(
             # Otherwise "Publish snapshot" uploads dashboard data to snapshots.raintank.io.
             "GF_SNAPSHOTS_EXTERNAL_ENABLED": "false",
         },
+        secrets_owner=GRAFANA_USER,
         healthcheck=HEALTHCHECK,
         internal_port=PORT,
         host_port=config.port,

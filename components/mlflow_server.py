@@ -9,8 +9,8 @@ other containers and the browser both get through.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from collections.abc import Sequence
+from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_docker as docker
@@ -21,14 +21,19 @@ from components.database import ConnectionInfo
 from components.images import built_image
 from components.service import (
     ContainerSpec,
+    FileOwner,
     HealthCheck,
     StackContext,
+    Stop,
     Upload,
     VolumeMount,
     data_volume,
     declare_container,
+    job_succeeded,
     secret_path,
+    url_host,
 )
+from config.models import Limits
 from config.models import MLflow as MLflowConfig
 from config.versions import REPO_ROOT
 
@@ -36,6 +41,8 @@ PORT = 5000
 ARTIFACTS_DIR = "/mlartifacts"
 AUTH_CONFIG_PATH = "/etc/mlflow/basic_auth.ini"
 ADMIN_USER = "admin"
+#: The mlflow user of the image (images/mlflow/Dockerfile): the server reads its secrets as it.
+MLFLOW_USER = FileOwner(uid=1000, gid=1000)
 #: Database holding MLflow's users and permissions when basic auth is on.
 AUTH_DATABASE = "mlflow_auth"
 
@@ -59,15 +66,15 @@ def tracking_uri(service: str) -> str:
     return f"http://{service}:{PORT}"
 
 
-def allowed_hosts(service: str, bind_address: str, host_port: int, extra: tuple[str, ...] = ()) -> list[str]:
+def allowed_hosts(service: str, public_host: str, host_port: int, extra: tuple[str, ...] = ()) -> list[str]:
     """Host headers the server accepts: its alias (other containers) and its published endpoint (browsers).
 
     The setting replaces MLflow's defaults and matches exactly, so each name is
     listed with and without its port.
     """
     names = [(service, PORT), ("localhost", host_port), ("127.0.0.1", host_port)]
-    if bind_address not in ("0.0.0.0", "::", "127.0.0.1"):
-        names.append((bind_address, host_port))
+    if url_host(public_host) not in ("localhost", "127.0.0.1"):
+        names.append((url_host(public_host), host_port))
     hosts: list[str] = []
     for name, port in names:
         hosts += [name, f"{name}:{port}"]
@@ -76,8 +83,8 @@ def allowed_hosts(service: str, bind_address: str, host_port: int, extra: tuple[
     return list(dict.fromkeys(hosts))
 
 
-def browser_origins(bind_address: str, host_port: int) -> list[str]:
-    hosts = ["localhost", "127.0.0.1"] + ([bind_address] if bind_address not in ("0.0.0.0", "::", "127.0.0.1") else [])
+def browser_origins(public_host: str, host_port: int) -> list[str]:
+    hosts = list(dict.fromkeys(["localhost", "127.0.0.1", url_host(public_host)]))
     return [f"http://{h}:{host_port}" for h in hosts]
 
 
@@ -98,19 +105,56 @@ def auth_config(admin_password: pulumi.Input[str], auth_db_url: pulumi.Input[str
 
 
 @dataclass(frozen=True)
+class ClientUser:
+    """A non-admin MLflow user the platform creates (e.g. for Airflow's DAGs), and what it may edit."""
+
+    username: str
+    experiments: tuple[str, ...] = ()
+    """Experiments it gets EDIT on if they already exist (new ones are their creator's)."""
+    registered_models: tuple[str, ...] = ()
+    """Registered models it gets EDIT on if they already exist."""
+
+
+@dataclass(frozen=True)
 class AuthSettings:
     """Basic-auth secrets; present only when ``mlflow.auth`` is on."""
 
     admin_password: pulumi.Input[str]
     flask_secret_key: pulumi.Input[str]
     auth_db_url: pulumi.Input[str]
+    users: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Client users' generated passwords, by name."""
+    grants: tuple[ClientUser, ...] = ()
+
+
+BACKEND_URI_FILE = "mlflow-backend-store-uri"
+FLASK_SECRET_FILE = "mlflow-flask-secret-key"
+ADMIN_PASSWORD_FILE = "mlflow-admin-password"
+INIT_SCRIPT_PATH = "/opt/mlflow/mlplatform/mlflow_init.py"
+
+
+def user_password_file(username: str) -> str:
+    return f"mlflow-{username}-password"
+
+
+def _server_env(service: str, config: MLflowConfig, public_host: str) -> dict[str, str]:
+    return {
+        "MLFLOW_ARTIFACTS_DESTINATION": ARTIFACTS_DIR,
+        "MLFLOW_SERVER_ALLOWED_HOSTS": ",".join(
+            allowed_hosts(service, public_host, config.port, tuple(config.extra_allowed_hosts))
+        ),
+        "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS": ",".join(browser_origins(public_host, config.port)),
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "true" if config.background_jobs else "false",
+    }
 
 
 def mlflow_spec(
     service: str,
     image: pulumi.Input[str],
     config: MLflowConfig,
-    bind_address: str,
+    public_host: str,
     backend_store_uri: pulumi.Input[str],
     artifacts_volume: pulumi.Input[str],
     auth: AuthSettings | None = None,
@@ -122,29 +166,18 @@ def mlflow_spec(
     start: they never appear in the container's configured env or command.
     """
     args = ["--host", "0.0.0.0", "--port", str(PORT), "--workers", str(config.workers), "--serve-artifacts"]
-    env = {
-        "MLFLOW_ARTIFACTS_DESTINATION": ARTIFACTS_DIR,
-        "MLFLOW_SERVER_ALLOWED_HOSTS": ",".join(
-            allowed_hosts(service, bind_address, config.port, tuple(config.extra_allowed_hosts))
-        ),
-        "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS": ",".join(browser_origins(bind_address, config.port)),
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "DO_NOT_TRACK": "true",
-        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "true" if config.background_jobs else "false",
-    }
-    files: dict[str, pulumi.Input[str]] = {"mlflow-backend-store-uri": backend_store_uri}
+    env = _server_env(service, config, public_host)
+    files: dict[str, pulumi.Input[str]] = {BACKEND_URI_FILE: backend_store_uri}
     uploads: tuple[Upload, ...] = ()
     if auth is not None:
         args += ["--app-name", "basic-auth"]
         env["MLFLOW_AUTH_CONFIG_PATH"] = AUTH_CONFIG_PATH
-        files["mlflow-flask-secret-key"] = auth.flask_secret_key
-        uploads = (Upload(AUTH_CONFIG_PATH, auth_config(auth.admin_password, auth.auth_db_url)),)
+        files[FLASK_SECRET_FILE] = auth.flask_secret_key
+        uploads = (Upload(AUTH_CONFIG_PATH, auth_config(auth.admin_password, auth.auth_db_url), secret=True),)
     exports = "".join(
         f'export {var}="$(cat {secret_path(name)})"; '
-        for var, name in (
-            ("MLFLOW_BACKEND_STORE_URI", "mlflow-backend-store-uri"),
-            ("MLFLOW_FLASK_SERVER_SECRET_KEY", "mlflow-flask-secret-key"),
-        )
+        for var, name in (("MLFLOW_BACKEND_STORE_URI", BACKEND_URI_FILE),
+                          ("MLFLOW_FLASK_SERVER_SECRET_KEY", FLASK_SECRET_FILE))
         if name in files
     )
     return ContainerSpec(
@@ -153,12 +186,62 @@ def mlflow_spec(
         command=("sh", "-c", exports + 'exec mlflow server "$@"', "mlflow-server", *args),
         env=env,
         secret_files=files,
+        secrets_owner=MLFLOW_USER,
         healthcheck=HEALTHCHECK,
         internal_port=PORT,
         host_port=config.port,
         volumes=(VolumeMount(container_path=ARTIFACTS_DIR, volume=artifacts_volume),),
         uploads=uploads,
         limits=config.limits,
+        # `mlflow server` forwards SIGTERM to its uvicorn workers, which finish their requests.
+        stop=Stop("SIGTERM", 30),
+    )
+
+
+def init_script(auth: AuthSettings | None) -> str:
+    """Migrate the tracking schema; with auth, make the users match the stack. Stops at the first failure."""
+    lines = ["set -eu", f"python {INIT_SCRIPT_PATH} upgrade --uri-file {secret_path(BACKEND_URI_FILE)}"]
+    if auth is not None:
+        users = [f"--user {ADMIN_USER}:{secret_path(ADMIN_PASSWORD_FILE)}:admin"]
+        users += [f"--user {name}:{secret_path(user_password_file(name))}:user" for name in sorted(auth.users)]
+        grants = [f"--grant {u.username}:experiment:{e}" for u in auth.grants for e in u.experiments]
+        grants += [f"--grant {u.username}:registered_model:{m}" for u in auth.grants for m in u.registered_models]
+        tracking = [f"--tracking-uri-file {secret_path(BACKEND_URI_FILE)}"] if grants else []
+        lines.append(" ".join([f"python {INIT_SCRIPT_PATH} users", *users, *grants, *tracking]))
+    return "\n".join(lines) + "\n"
+
+
+def init_spec(
+    service: str,
+    image: pulumi.Input[str],
+    backend_store_uri: pulumi.Input[str],
+    auth: AuthSettings | None,
+    limits: Limits | None = None,
+) -> ContainerSpec:
+    """The job that runs before the server on every deploy: `mlflow db upgrade`, and the basic-auth users.
+
+    MLflow does not migrate its schema on start (it refuses an old one), and sets the admin's
+    password only when it first creates the admin; this makes both follow the stack.
+    """
+    files: dict[str, pulumi.Input[str]] = {BACKEND_URI_FILE: backend_store_uri}
+    uploads: tuple[Upload, ...] = ()
+    env: dict[str, str] = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+    if auth is not None:
+        files[ADMIN_PASSWORD_FILE] = auth.admin_password
+        files.update({user_password_file(name): password for name, password in auth.users.items()})
+        uploads = (Upload(AUTH_CONFIG_PATH, auth_config(auth.admin_password, auth.auth_db_url), secret=True),)
+        env["MLFLOW_AUTH_CONFIG_PATH"] = AUTH_CONFIG_PATH
+    return ContainerSpec(
+        service=service,
+        image=image,
+        command=("sh", "-c", init_script(auth)),
+        env=env,
+        secret_files=files,
+        secrets_owner=MLFLOW_USER,
+        uploads=uploads,
+        limits=limits or Limits(),
+        one_shot=True,
+        rerun_every_deploy=True,
     )
 
 
@@ -176,6 +259,8 @@ class MLflowServerArgs:
     """The ``mlflow`` role's connection (backend store, and auth database when auth is on)."""
     protect_data: bool = False
     """Protect the artifacts volume from deletion."""
+    client_users: Sequence[ClientUser] = ()
+    """Non-admin users to create when auth is on (each gets a generated password)."""
     depends_on: Sequence[pulumi.Resource] = ()
     """Containers (the database) that must be healthy before the server starts."""
 
@@ -194,6 +279,10 @@ class MLflowServer(PlatformComponent):
     """Basic-auth admin (None when auth is off)."""
     admin_password: pulumi.Output[str] | None
     """Secret; None when auth is off."""
+    user_passwords: dict[str, pulumi.Output[str]]
+    """Generated passwords of the client users, by name (empty when auth is off)."""
+    init_succeeded: pulumi.Output[bool]
+    """Resolves only when the init job (schema upgrade, users) exited 0 (fails the deploy otherwise)."""
     container: docker.Container
 
     def __init__(self, name: str, args: MLflowServerArgs, opts: pulumi.ResourceOptions | None = None):
@@ -210,18 +299,30 @@ class MLflowServer(PlatformComponent):
         )
         volume = data_volume(self.child_name("artifacts"), name, ctx, self, args.protect_data)
         auth = None
-        self.admin_username, self.admin_password = None, None
+        self.admin_username, self.admin_password, self.user_passwords = None, None, {}
         if config.auth:
             self.admin_username = ADMIN_USER
             self.admin_password = secrets.password(self.child_name("admin"), child)
+            self.user_passwords = {
+                user.username: secrets.password(self.child_name(f"user-{user.username}"), child)
+                for user in args.client_users
+            }
             auth_db = ConnectionInfo(
                 args.database.host, args.database.port, args.database.user, AUTH_DATABASE, args.database.password
             )
             auth = AuthSettings(
-                self.admin_password, secrets.hex_secret(self.child_name("flask-secret"), 32, child), auth_db.url()
+                self.admin_password, secrets.hex_secret(self.child_name("flask-secret"), 32, child), auth_db.url(),
+                users=self.user_passwords, grants=tuple(args.client_users),
             )
-        spec = mlflow_spec(name, image.image_id, config, ctx.bind_address, args.database.url(), volume.name, auth)
-        self.container = declare_container(spec, ctx, self.child_opts(depends_on=list(args.depends_on)))
+        backend_uri = args.database.url()
+        init = declare_container(
+            init_spec(self.child_name("init"), image.image_id, backend_uri, auth, config.limits), ctx,
+            self.child_opts(depends_on=list(args.depends_on)),
+        )
+        self.init_succeeded = job_succeeded(init, self.child_name("init"))
+        spec = mlflow_spec(name, image.image_id, config, ctx.public_host, backend_uri, volume.name, auth)
+        self.container = declare_container(spec, ctx, self.child_opts(depends_on=[*args.depends_on, init]))
         self.url = ctx.browser_url(config.port)
         self.tracking_uri = tracking_uri(name)
-        self.register_outputs({"url": self.url, "tracking_uri": self.tracking_uri, "container": self.container.name})
+        self.register_outputs({"url": self.url, "tracking_uri": self.tracking_uri, "container": self.container.name,
+                               "init_succeeded": self.init_succeeded})

@@ -9,14 +9,18 @@ from typing import Any
 import pulumi_docker as docker
 
 from components.airbyte import Airbyte, AirbyteArgs, airbyte_consumers
-from components.airflow_cluster import AirflowCluster, AirflowClusterArgs, AirflowWiring
+from components.airflow_cluster import AirflowCluster, AirflowClusterArgs, AirflowWiring, MLflowLogin
 from components.database import Consumer, Database, DatabaseArgs, ReadOnlyAccess
 from components.grafana import Grafana, GrafanaArgs
 from components.images import stage_ca_bundle
-from components.mlflow_server import AUTH_DATABASE, MLflowServer, MLflowServerArgs
+from components.mlflow_server import AUTH_DATABASE, ClientUser, MLflowServer, MLflowServerArgs
+from components.pipelines import pipeline_names
+from components.pooler import Pooler, PoolerArgs
 from components.service import LABEL_PROJECT, LABEL_STACK, StackContext
 from config.models import PlatformConfig
 
+#: The MLflow user Airflow's DAGs log in as (MLflow auth on): not the admin.
+PIPELINES_MLFLOW_USER = "airflow"
 #: The dashboards' read-only role on MLflow's database.
 MLFLOW_READER = ReadOnlyAccess(role="mlflow_reader", database="mlflow", owner="mlflow")
 
@@ -68,6 +72,7 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
         network=network,
         network_name=network.name,
         bind_address=config.bind_address,
+        public_host=config.public_host or config.bind_address,
         wait_timeout_s=config.wait_timeout_s,
         deploy_id=deploy_id or uuid.uuid4().hex,
     )
@@ -92,6 +97,7 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
     )
     platform.login("dashboards_reader", MLFLOW_READER.role, database.connections[MLFLOW_READER.role].password)
 
+    names = pipeline_names()
     mlflow = MLflowServer(
         MLflowServer.DEFAULT_NAME,
         MLflowServerArgs(
@@ -100,11 +106,31 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
             context=ctx,
             database=database.connections["mlflow"],
             protect_data=config.protect_data,
+            client_users=[ClientUser(PIPELINES_MLFLOW_USER, names.experiments, names.registered_models)],
             depends_on=[database.container],
         ),
     )
     mlflow_login = None if mlflow.admin_password is None else (mlflow.admin_username, mlflow.admin_password)
     platform.expose("mlflow", mlflow.url, mlflow.tracking_uri, login=mlflow_login)
+    platform.checks["mlflow_init_succeeded"] = mlflow.init_succeeded
+    pipelines_login = None
+    if PIPELINES_MLFLOW_USER in mlflow.user_passwords:
+        pipelines_login = MLflowLogin(PIPELINES_MLFLOW_USER, mlflow.user_passwords[PIPELINES_MLFLOW_USER])
+        platform.login("mlflow_pipelines", pipelines_login.username, pipelines_login.password)
+
+    pooler = None
+    if config.database.pooler.enabled:
+        pooler = Pooler(
+            Pooler.DEFAULT_NAME,
+            PoolerArgs(
+                config=config.database.pooler,
+                debian_base_image=config.images.python_base,
+                context=ctx,
+                databases=[database.connections["airflow"]],
+                depends_on=[database.container],
+            ),
+        )
+        platform.expose("pgbouncer", None, f"postgresql://{pooler.host}:{pooler.port}")
 
     if config.grafana.enabled:
         grafana = Grafana(
@@ -152,14 +178,15 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
             database_container=database.container,
             wiring=AirflowWiring(
                 database=database.connections["airflow"],
+                pooled_database=pooler.connections["airflow"] if pooler else None,
                 mlflow_tracking_uri=mlflow.tracking_uri,
                 environment=config.environment,
-                mlflow_username=mlflow.admin_username,
-                mlflow_password=mlflow.admin_password,
+                mlflow_login=pipelines_login,
                 airbyte_connection=airbyte.airflow_connection if airbyte else None,
                 airbyte_connection_id=config.airbyte.connection_id,
             ),
-            depends_on=[mlflow.container],
+            protect_data=config.protect_data,
+            depends_on=[mlflow.container, *([pooler.container] if pooler else [])],
         ),
     )
     platform.expose(

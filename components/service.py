@@ -26,6 +26,11 @@ LABEL_ROLE = f"{LABEL_PREFIX}.role"
 SECRETS_DIR = "/run/secrets"
 
 
+def url_host(host: str) -> str:
+    """A host as it stands in a URL or a Host header: IPv6 addresses in brackets."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
 def secret_path(name: str) -> str:
     """Path of the secret file ``name`` inside a container."""
     return f"{SECRETS_DIR}/{name}"
@@ -54,11 +59,42 @@ class VolumeMount:
 
 @dataclass(frozen=True)
 class Upload:
-    """A file written into the container before it starts."""
+    """A file written into the container before it starts.
+
+    A ``secret`` upload is a secret Output, owned by the spec's ``secrets_owner``
+    and readable by it alone.
+    """
 
     path: str
     content: pulumi.Input[str]
     executable: bool = False
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class FileOwner:
+    """The user (and group) of the process that reads a container's secret files, and their mode.
+
+    Numeric ids: pulumi-docker resolves names on the host that runs `pulumi up`, not in the image.
+    ``0400`` lets that user alone read; ``0440`` also its group (for a second process of the group).
+    """
+
+    uid: int
+    gid: int = 0
+    mode: str = "0400"
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("0400", "0440"):
+            raise ValueError(f"secret files are 0400 or 0440, not {self.mode}")
+
+
+@dataclass(frozen=True)
+class Stop:
+    """How the engine stops the container (replace, destroy, restart): the signal its process shuts down
+    cleanly on, and how long it may take before it is killed."""
+
+    signal: str = "SIGTERM"
+    grace_s: int = 30
 
 
 @dataclass(frozen=True)
@@ -77,6 +113,8 @@ class ContainerSpec:
     """Secrets the software can only read from env (visible to `docker inspect`); wrapped as secret Outputs."""
     secret_files: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Secrets written to ``secret_path(name)`` before start: preferred, they stay out of `docker inspect`."""
+    secrets_owner: FileOwner | None = None
+    """Who reads the secret files and secret uploads (required when there are any)."""
     healthcheck: HealthCheck | None = None
     internal_port: int | None = None
     host_port: int | None = None
@@ -90,6 +128,8 @@ class ContainerSpec:
     """A job that runs to completion (init, migrations): attached, not restarted, not waited on for health."""
     rerun_every_deploy: bool = False
     """Replace (so re-run) this job on every `pulumi up`, e.g. to re-assert generated passwords."""
+    stop: Stop = Stop()
+    """Stop signal and grace period (long-running services)."""
 
     def __post_init__(self) -> None:
         overlap = set(self.env) & set(self.secret_env)
@@ -99,6 +139,8 @@ class ContainerSpec:
             raise ValueError(f"{self.service}: host_port needs internal_port")
         if not self.one_shot and self.healthcheck is None:
             raise ValueError(f"{self.service}: a long-running service needs a health check")
+        if (self.secret_files or any(u.secret for u in self.uploads)) and self.secrets_owner is None:
+            raise ValueError(f"{self.service}: secret files need secrets_owner (the uid that reads them)")
 
 
 #: ``KEY=value`` env entries already built, by (key, id of the value, secret).
@@ -114,6 +156,8 @@ class StackContext:
     network: docker.Network
     network_name: pulumi.Input[str]
     bind_address: str
+    public_host: str
+    """The host clients use: the stack's ``public_host``, else its bind address."""
     wait_timeout_s: int
     deploy_id: str
     """Unique per program run; the replacement trigger of jobs that re-run on every deploy."""
@@ -132,9 +176,8 @@ class StackContext:
         self.services[service] = resource_name
 
     def browser_url(self, port: int, path: str = "", scheme: str = "http") -> str:
-        """URL a client on this host uses for a port published on the bind address."""
-        host = "127.0.0.1" if self.bind_address in ("0.0.0.0", "::") else self.bind_address
-        return f"{scheme}://{host}:{port}{path}"
+        """URL a client uses for a port published on the bind address."""
+        return f"{scheme}://{url_host(self.public_host)}:{port}{path}"
 
     def container_name(self, service: str) -> str:
         return f"{self.project}-{self.stack}-{service}"
@@ -171,6 +214,19 @@ def env_list(spec: ContainerSpec, cache: EnvCache | None = None) -> list[pulumi.
     return [entry(k, v, False) for k, v in sorted(spec.env.items())] + [
         entry(k, v, True) for k, v in sorted(spec.secret_env.items())
     ]
+
+
+def _upload(upload: Upload, owner: FileOwner | None) -> docker.ContainerUploadArgs:
+    if not upload.secret:
+        return docker.ContainerUploadArgs(file=upload.path, content=upload.content, executable=upload.executable)
+    assert owner is not None  # ContainerSpec refuses secret files without an owner
+    return docker.ContainerUploadArgs(
+        file=upload.path,
+        content=pulumi.Output.secret(upload.content),
+        owner=str(owner.uid),
+        group=str(owner.gid),
+        permissions=owner.mode,
+    )
 
 
 def declare_container(
@@ -222,11 +278,9 @@ def declare_container(
             for v in spec.volumes
         ]
         or None,
-        uploads=[
-            docker.ContainerUploadArgs(file=u.path, content=u.content, executable=u.executable) for u in spec.uploads
-        ]
+        uploads=[_upload(u, spec.secrets_owner) for u in spec.uploads]
         + [
-            docker.ContainerUploadArgs(file=secret_path(name), content=pulumi.Output.secret(content))
+            _upload(Upload(secret_path(name), content, secret=True), spec.secrets_owner)
             for name, content in sorted(spec.secret_files.items())
         ]
         or None,
@@ -238,6 +292,10 @@ def declare_container(
         labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in ctx.labels(spec.service, role).items()],
         user=spec.user,
         hostname=spec.hostname,
+        stop_signal=None if job else spec.stop.signal,
+        stop_timeout=None if job else spec.stop.grace_s,
+        # What `pulumi destroy` and a replacement give the container before killing it (the provider's default is 0).
+        destroy_grace_seconds=None if job else spec.stop.grace_s,
         opts=options,
         # A job is attached (the deploy waits for its exit and keeps its logs), a service is waited on until healthy.
         attach=True if job else None,

@@ -14,6 +14,15 @@ import pulumi
 from pydantic import BaseModel, ValidationError
 
 from config.models import PlatformConfig
+from config.types import shown
+
+KEY_CHARS = 40
+
+
+def key_text(part: Any) -> str:
+    """One key of a path as an error shows it: control characters escaped, at most ``KEY_CHARS``."""
+    text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(part))
+    return text if len(text) <= KEY_CHARS else text[: KEY_CHARS - 1] + "…"
 
 CONFIG_NAMESPACE = "mlplatform"
 CONFIG_KEY = "platform"
@@ -45,7 +54,7 @@ def _model_at(loc: tuple[Any, ...], model: type[BaseModel] = PlatformConfig) -> 
 
 def _describe(error: Mapping[str, Any]) -> str:
     loc = tuple(error["loc"])
-    path = ".".join([CONFIG_KEY, *map(str, loc)])
+    path = ".".join([CONFIG_KEY, *map(key_text, loc)])
     kind = error["type"]
     given = error.get("input")
     if kind == "extra_forbidden":
@@ -60,7 +69,7 @@ def _describe(error: Mapping[str, Any]) -> str:
         return "\n".join(f"{path}.{line}" for line in message.splitlines())
     if kind == "value_error":
         return f"{path}: {message}"
-    return f"{path}: {message[0].lower()}{message[1:]}, got {given!r}"
+    return f"{path}: {message[0].lower()}{message[1:]}, got {shown(given)}"
 
 
 def parse_platform(raw: Any, stack: str) -> PlatformConfig:

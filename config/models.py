@@ -7,51 +7,26 @@ work. Cross-field rules (host-port clashes, executor vs worker count) live on
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from config.types import (
+    MAX_CPUS,
+    MAX_MEMORY_MB,
+    MIN_CPUS,
+    Executor,
+    HostAndPort,
+    HostName,
+    IPAddress,
+    PinnedImage,
+    Port,
+    cross_field_error,
+    parse_address,
+    shown,
+)
 from config.versions import DEFAULT_IMAGES
-
-
-def _check_port(value: int) -> int:
-    if not 1 <= value <= 65535:
-        raise ValueError(f"must be 1-65535, got {value}")
-    return value
-
-
-def _check_pinned(ref: str) -> str:
-    """An image reference must name a fixed version: a tag other than latest, or a digest."""
-    if "@sha256:" in ref:
-        return ref
-    name, _, tag = ref.rpartition(":")
-    if not name or "/" in tag or not tag:
-        raise ValueError(f"must be pinned to a version tag or digest (e.g. postgres:16.11-bookworm), got {ref!r}")
-    if tag == "latest":
-        raise ValueError(f"must not use the 'latest' tag (pin a version), got {ref!r}")
-    return ref
-
-
-def cross_field_error(problems: list[str]) -> PydanticCustomError:
-    """One error carrying several problems, each ``relative.key.path: message``."""
-    return PydanticCustomError("cross_field", "{problems}", {"problems": "\n".join(problems)})
-
-
-def _check_address(value: str) -> str:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        raise ValueError(f"must be an IP address such as 127.0.0.1, got {value!r}") from None
-    return value
-
-
-Port = Annotated[int, AfterValidator(_check_port)]
-PinnedImage = Annotated[str, AfterValidator(_check_pinned)]
-IPAddress = Annotated[str, AfterValidator(_check_address)]
-Executor = Literal["LocalExecutor", "CeleryExecutor"]
 
 
 class _Model(BaseModel):
@@ -61,10 +36,18 @@ class _Model(BaseModel):
 class Limits(_Model):
     """Resource limits applied to a container."""
 
-    memory_mb: int | None = Field(default=None, ge=64)
-    """Hard memory limit in MiB; unset means no limit."""
-    cpus: float | None = Field(default=None, gt=0, le=64)
-    """CPU quota (1.5 = one and a half cores); unset means no limit."""
+    memory_mb: int | None = Field(default=None, ge=64, le=MAX_MEMORY_MB)
+    """Hard memory limit in MiB (64 to 262144); unset means no limit."""
+    cpus: float | None = Field(default=None, ge=MIN_CPUS, le=MAX_CPUS)
+    """CPU quota (1.5 = one and a half cores; 0.01 to 256); unset means no limit."""
+
+    @field_validator("memory_mb", mode="before")
+    @classmethod
+    def _memory_in_range(cls, value: object) -> object:
+        # Checked before parsing: a huge number would otherwise fail as "not an integer", not as out of range.
+        if isinstance(value, int | float) and not isinstance(value, bool) and not 64 <= value <= MAX_MEMORY_MB:
+            raise ValueError(f"must be 64-{MAX_MEMORY_MB} MiB, got {shown(value)}")
+        return value
 
 
 class Images(_Model):
@@ -90,11 +73,24 @@ class Images(_Model):
         return self
 
 
+class Pooler(_Model):
+    """PgBouncer between Airflow's services and PostgreSQL (transaction pooling)."""
+
+    enabled: bool = False
+    """Put PgBouncer in front of PostgreSQL for Airflow (on in staging and prod)."""
+    pool_size: int = Field(default=10, ge=3, le=200)
+    """Server connections per pooled database (Airflow's migrations alone need 3)."""
+    limits: Limits = Limits()
+    """Container limits."""
+
+
 class Database(_Model):
     """The shared PostgreSQL server."""
 
     port: Port | None = None
     """Host port to publish PostgreSQL on (bind address only); unset keeps it inside the network."""
+    pooler: Pooler = Pooler()
+    """PgBouncer for Airflow."""
     limits: Limits = Limits()
     """Container limits."""
 
@@ -110,8 +106,8 @@ class MLflow(_Model):
     """Turn on MLflow basic auth (generated admin password)."""
     background_jobs: bool = False
     """MLflow 3's GenAI job runner (scorers, trace jobs): about 1.5 GB of worker processes; off unless used."""
-    extra_allowed_hosts: list[str] = []
-    """Host names (optionally host:port) browsers use besides the bind address, e.g. a DNS name."""
+    extra_allowed_hosts: list[HostAndPort] = []
+    """Host names (optionally host:port) browsers use besides the bind address, e.g. a DNS name; no wildcard."""
     limits: Limits = Limits()
     """Container limits."""
 
@@ -167,7 +163,12 @@ class PlatformConfig(_Model):
     environment: str = Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")
     """Environment name; defaults to the stack name."""
     bind_address: IPAddress = "127.0.0.1"
-    """Host address every published port binds to."""
+    """Host address every published port binds to; anything but loopback needs ``expose: true``."""
+    expose: bool = False
+    """Publish on a non-loopback bind address: allowed only with auth on every published service and
+    PostgreSQL unpublished."""
+    public_host: HostName | None = None
+    """Host name (or address) clients use to reach the stack; required when binding every interface."""
     protect_data: bool = False
     """Protect data volumes from `pulumi destroy` (Pulumi protect); volumes are always retained on delete."""
     wait_timeout_s: int = Field(default=300, ge=30, le=3600)
@@ -191,6 +192,7 @@ class PlatformConfig(_Model):
                 )
             else:
                 seen[port] = key
+        problems += self._exposure_problems()
         if self.airflow.executor == "LocalExecutor" and self.airflow.workers != 1:
             problems.append(
                 f"airflow.workers: only CeleryExecutor runs workers; LocalExecutor needs 1, got {self.airflow.workers}"
@@ -198,6 +200,25 @@ class PlatformConfig(_Model):
         if problems:
             raise cross_field_error(problems)
         return self
+
+    def _exposure_problems(self) -> list[str]:
+        """Leaving loopback is an explicit choice, and then nothing published may be unauthenticated."""
+        address = parse_address(self.bind_address)
+        if address.is_loopback:
+            return []
+        if not self.expose:
+            return [f"bind_address: {self.bind_address} is reachable from other hosts; set expose: true to publish "
+                    "on it (every published service then needs auth and PostgreSQL stays unpublished), or use "
+                    "127.0.0.1"]
+        problems = []
+        if address.is_unspecified and self.public_host is None:
+            problems.append(f"public_host: required with bind_address {self.bind_address} (every interface): the "
+                            "host name clients use, for the endpoints and MLflow's allowed hosts")
+        if self.database.port is not None:
+            problems.append("database.port: must be unset when expose is on (PostgreSQL stays inside the network)")
+        if not self.mlflow.auth:
+            problems.append("mlflow.auth: must be true when expose is on (MLflow would be open to the network)")
+        return problems
 
     def published_ports(self) -> dict[str, int]:
         """Host ports this config publishes, keyed by config path."""

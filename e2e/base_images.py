@@ -12,7 +12,7 @@ machines), it builds a local *stand-in* tagged with that exact ref instead:
 
 Every stand-in carries the labels ``org.mlplatform.e2e=true``,
 ``org.mlplatform.e2e.standin=true`` and ``org.mlplatform.e2e.recipe=<hash>``
-(hash of its recipe files, the constraints lines it installs and the base
+(hash of its recipe files, the lock (constraints.txt) where it installs packages, and the base
 recipe). A stand-in whose tag already carries the current hash is not rebuilt.
 An image under one of the refs that is *not* a stand-in (a real image pulled or
 loaded earlier) is left alone.
@@ -72,9 +72,9 @@ HOST_CA_BUNDLE = Path(
 class Standin:
     name: str  # directory under e2e/standins/
     ref: str  # the exact tag the program references
-    # constraints.txt entries this recipe installs (their lines are copied to
-    # build-constraints.txt in the context and are part of the recipe hash)
-    constraints: tuple[str, ...] = ()
+    # installs Python packages: the whole lock (constraints.txt) goes into the context as
+    # build-constraints.txt and is part of the recipe hash
+    locked: bool = False
     # copy the machine's CA bundle into the context as build-ca.crt
     needs_ca: bool = False
 
@@ -84,22 +84,7 @@ STANDINS: tuple[Standin, ...] = (
     Standin("postgres", "postgres:16.11-bookworm"),
     Standin("redis", "redis:7.4.6-bookworm"),
     Standin("python", "python:3.11.14-slim-bookworm"),
-    Standin(
-        "airflow",
-        "apache/airflow:3.3.2-python3.11",
-        constraints=(
-            "apache-airflow",
-            "apache-airflow-providers-fab",
-            "apache-airflow-providers-celery",
-            "apache-airflow-providers-standard",
-            "psycopg2-binary",
-            # shared with the derived image's install; pinned the same way
-            "pydantic",
-            "PyYAML",
-            "cryptography",
-        ),
-        needs_ca=True,
-    ),
+    Standin("airflow", "apache/airflow:3.3.2-python3.11", locked=True, needs_ca=True),
 )
 
 # Files the build writes into a context; not part of the recipe hash.
@@ -157,29 +142,6 @@ def base_recipe_hash(mirror: str, security: str) -> str:
     return h.hexdigest()[:16]
 
 
-def constraint_lines(names: tuple[str, ...]) -> list[str]:
-    if not names:
-        return []
-    wanted = {_norm(n) for n in names}
-    lines = []
-    for line in CONSTRAINTS_FILE.read_text().splitlines():
-        s = line.split("#", 1)[0].strip()
-        if not s:
-            continue
-        m = re.match(r"^([A-Za-z0-9_.\-]+)", s)
-        if m and _norm(m.group(1)) in wanted:
-            lines.append(s)
-    found = {_norm(re.match(r"^([A-Za-z0-9_.\-]+)", s).group(1)) for s in lines}
-    missing = wanted - found
-    if missing:
-        raise SystemExit(f"constraints.txt does not pin: {sorted(missing)}")
-    return lines
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def recipe_hash(s: Standin, base_hash: str) -> str:
     h = hashlib.sha256()
     h.update(f"ref={s.ref}\nbase={base_hash}\n".encode())
@@ -190,8 +152,8 @@ def recipe_hash(s: Standin, base_hash: str) -> str:
             continue
         h.update(f"file {rel} {oct(f.stat().st_mode & 0o111)}\n".encode())
         h.update(f.read_bytes())
-    for line in constraint_lines(s.constraints):
-        h.update(f"constraint {line}\n".encode())
+    if s.locked:
+        h.update(b"lock\n" + CONSTRAINTS_FILE.read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -356,12 +318,8 @@ def _prepare_context(s: Standin) -> Path:
             shutil.copyfile(HOST_CA_BUNDLE, ca)
         else:
             ca.write_text("")  # no proxy CA on this machine: pip uses its own
-    if s.constraints:
-        cons.write_text(
-            "# generated from constraints.txt by e2e/base_images.py\n"
-            + "\n".join(constraint_lines(s.constraints))
-            + "\n"
-        )
+    if s.locked:
+        shutil.copyfile(CONSTRAINTS_FILE, cons)
     return ctx
 
 

@@ -123,13 +123,20 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 
 def run_bootstrap(
-    server: PostgresServer, workdir: Path, sql_for_dir, passwords: dict[str, str], check: bool = True
+    server: PostgresServer,
+    workdir: Path,
+    sql_for_dir,
+    passwords: dict[str, str],
+    check: bool = True,
+    superuser_password: str | None = None,
 ) -> subprocess.CompletedProcess:
     """Write each role's password file as the container gets it, then run the bootstrap SQL.
 
-    ``sql_for_dir(secrets_dir)`` renders the script for that secrets folder.
+    ``sql_for_dir(secrets_dir)`` renders the script for that secrets folder. The superuser's
+    file holds the server's password unless ``superuser_password`` asks for a new one, which
+    then becomes the server's (the bootstrap re-asserts it).
     """
-    from components.database import password_file
+    from components.database import SUPERUSER_PASSWORD_FILE, password_file
 
     secrets_dir = workdir / "secrets"
     secrets_dir.mkdir(exist_ok=True)
@@ -137,6 +144,10 @@ def run_bootstrap(
         stale.unlink()
     for role, password in passwords.items():
         (secrets_dir / password_file(role)).write_text(password)
+    (secrets_dir / SUPERUSER_PASSWORD_FILE).write_text(superuser_password or server.password)
     script = workdir / "bootstrap.sql"
     script.write_text(sql_for_dir(str(secrets_dir)))
-    return server.psql("-f", str(script), check=check)
+    result = server.psql("-f", str(script), check=check)
+    if superuser_password and result.returncode == 0:
+        server.password = superuser_password
+    return result

@@ -165,7 +165,8 @@ def declare_component(
     def body() -> Mapping[str, Any]:
         network = docker.Network("network", name=f"{PROJECT}-{stack}")
         context = StackContext(project=PROJECT, stack=stack, network=network, network_name=network.name,
-                               bind_address=bind_address, wait_timeout_s=300, deploy_id="test-deploy")
+                               bind_address=bind_address, public_host=bind_address, wait_timeout_s=300,
+                               deploy_id="test-deploy")
         return build(context)
 
     return _execute(mocks, body)

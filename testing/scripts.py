@@ -63,7 +63,9 @@ class Sandbox:
 
     def map_paths(self, text: str) -> str:
         """The text with container paths replaced by their sandbox folders, in one pass."""
-        pattern = "|".join(re.escape(prefix + "/") for prefix in sorted(self.paths, key=len, reverse=True))
+        # Only whole paths: "/opt/mlplatform/" is not "/mlplatform/".
+        alternatives = "|".join(re.escape(prefix + "/") for prefix in sorted(self.paths, key=len, reverse=True))
+        pattern = rf"(?<![\w.-])(?:{alternatives})"
         return re.sub(pattern, lambda m: f"{self.paths[m.group(0)[:-1]]}/", text)
 
     def stub(self, name: str, body: str = "exit 0") -> None:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # mlplatform: start PostgreSQL through the image's own entrypoint, then make
-# roles, databases, passwords and grants match the stack, on EVERY start.
+# roles, databases, passwords and grants (the superuser's password too) match the
+# stack, on EVERY start.
 # /docker-entrypoint-initdb.d only runs on an empty volume, so it cannot keep
 # an existing volume in line with the stack config; this does.
 set -Eeuo pipefail
@@ -14,7 +15,10 @@ done
 
 docker-entrypoint.sh "$@" &
 server=$!
-trap 'kill -TERM "$server" 2>/dev/null || true' TERM INT
+# Pass the stop signal on as it came: SIGINT (the container's stop signal) is PostgreSQL's fast
+# shutdown, SIGTERM its smart one; either ends with a clean checkpoint.
+trap 'kill -INT "$server" 2>/dev/null || true' INT
+trap 'kill -TERM "$server" 2>/dev/null || true' TERM
 
 # The entrypoint's temporary init server listens on the socket only, so TCP
 # readiness means the real server is up.

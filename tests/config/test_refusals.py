@@ -19,7 +19,7 @@ INVALID = [
     ({"images": {"redis": "redis"}}, "platform.images.redis: must be pinned to a version tag or digest"),
     ({"mlflow": {"prot": 5000}}, "platform.mlflow.prot: unknown key; allowed keys here: port, workers, auth"),
     ({"databse": {}}, "platform.databse: unknown key; allowed keys here: environment, bind_address"),
-    ({"bind_address": "localhost"}, "platform.bind_address: must be an IP address such as 127.0.0.1, got 'localhost'"),
+    ({"bind_address": "localhost"}, "platform.bind_address: must be an IP address such as 127.0.0.1 or ::1"),
     ({"mlflow": {"workers": "many"}}, "platform.mlflow.workers: input should be a valid integer"),
     ({"images": {"extra_ca_bundle": "/no/such/ca.pem"}}, "platform.images.extra_ca_bundle: file not found"),
     ({"airbyte": {"connection_id": "not-a-uuid"}}, "platform.airbyte.connection_id: string should match pattern"),

@@ -16,8 +16,8 @@ def test_no_host_port_is_published_twice(stack: ProgramRun):
     assert len(ports) == len(set(ports))
 
 
-def test_another_bind_address_moves_every_port_and_endpoint():
-    run = shipped_with("dev", bind_address="10.1.2.3")
+def test_an_exposed_bind_address_moves_every_port_and_endpoint():
+    run = shipped_with("dev", bind_address="10.1.2.3", expose=True, mlflow={"auth": True}, database={"port": None})
     for name, c in run.containers().items():
         for port in c.inputs.get("ports", []):
             assert port["ip"] == "10.1.2.3", name

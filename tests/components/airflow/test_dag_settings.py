@@ -15,13 +15,25 @@ def test_dags_get_mlflow_and_platform_settings():
     assert env["MLFLOW_DISABLE_TELEMETRY"] == "true" and env["DO_NOT_TRACK"] == "true"
 
 
-def test_mlflow_credentials_reach_airflow_when_mlflow_auth_is_on():
+def test_the_dags_log_in_to_mlflow_as_their_own_user_from_a_credentials_file():
     run = shipped("prod")
-    env = run.container("airflow-worker-1").env()
-    mlflow = run.value("credentials")["mlflow"]
-    assert env["MLFLOW_TRACKING_USERNAME"] == mlflow["username"]
-    assert env["MLFLOW_TRACKING_PASSWORD"] == mlflow["password"]
-    assert mlflow["password"] in env["AIRFLOW_CONN_MLFLOW_DEFAULT"]
+    worker = run.container("airflow-worker-1")
+    pipelines = run.value("credentials")["mlflow_pipelines"]
+    assert pipelines["username"] == "airflow" != run.value("credentials")["mlflow"]["username"]
+    credentials = worker.upload_content("/home/airflow/.mlflow/credentials")
+    assert credentials == (f"[mlflow]\nmlflow_tracking_username = airflow\n"
+                           f"mlflow_tracking_password = {pipelines['password']}\n")
+    assert worker.upload_is_secret("/home/airflow/.mlflow/credentials")
+    assert worker.uploads()["/home/airflow/.mlflow/credentials"]["owner"] == "50000"
+
+
+def test_no_mlflow_password_is_in_the_airflow_environment():
+    run = shipped("prod")
+    passwords = {run.value("credentials")[k]["password"] for k in ("mlflow", "mlflow_pipelines")}
+    for name, c in run.containers().items():
+        if name.startswith("airflow-"):
+            assert not {k for k in c.env() if k.startswith("MLFLOW_TRACKING_USER") or k.endswith("PASSWORD")}, name
+            assert not any(p in entry for p in passwords for entry in c.inputs["envs"]), name
 
 
 def test_dags_are_mounted_read_only_in_dev():

@@ -6,7 +6,7 @@ import pytest
 
 from testing.mocks import Recorded
 from testing.program import shipped
-from testing.scripts import Sandbox
+from testing.scripts import Sandbox, secrets_on_command_lines
 
 
 def _sandbox(tmp_path, container: Recorded) -> Sandbox:
@@ -31,62 +31,71 @@ def _health(box: Sandbox, container: Recorded, hostname: str):
 # -- init job ------------------------------------------------------------------------------------------
 @pytest.fixture
 def init(tmp_path):
-    container = shipped("dev").container("airflow-init")
+    container = shipped("prod").container("airflow-init")
     box = _sandbox(tmp_path, container)
     box.stub("airflow", "exit 0")
+    box.stub("python", "exit 0")
     return container, box
 
 
-def _airflow_steps(box: Sandbox) -> list[list[str]]:
-    return [call.argv[:2] for call in box.calls("airflow")]
+def _steps(box: Sandbox) -> list[str]:
+    return [f"{c.cmd} {c.argv[0]}" for c in box.calls() if c.cmd in ("airflow", "python")]
 
 
-def test_init_migrates_then_creates_the_admin_then_makes_its_password_authoritative(init):
+def test_init_migrates_then_makes_the_admin_match_the_stack(init):
     container, box = init
     assert _run_command(box, container).returncode == 0
-    assert _airflow_steps(box) == [["db", "migrate"], ["users", "create"], ["users", "reset-password"]]
+    assert _steps(box) == ["airflow db", "python /opt/mlplatform/ensure_user.py"]
+    assert box.calls("airflow")[0].argv == ["db", "migrate"]
 
 
-def test_the_admin_gets_the_generated_password_from_its_secret_file(init):
+def test_the_admin_password_is_read_from_its_secret_file_never_passed(init):
     container, box = init
     _run_command(box, container)
-    password = container.upload_content("/run/secrets/airflow-admin-password")
-    reset = box.calls("airflow")[-1].argv
-    assert reset[reset.index("--username") + 1] == "admin"
-    assert reset[reset.index("--password") + 1] == password
+    argv = box.calls("python")[0].argv
+    assert argv[argv.index("--password-file") + 1] == str(box.path("/run/secrets/airflow-admin-password"))
+    assert argv[argv.index("--username") + 1] == "admin" and argv[argv.index("--role") + 1] == "Admin"
+    generated = shipped("prod").mocks.generated_secrets
+    assert secrets_on_command_lines(box.calls(), generated) == []
 
 
-@pytest.mark.parametrize("failing_step", ["db migrate", "users create", "users reset-password"])
-def test_a_failing_step_fails_the_job_and_stops_it(init, failing_step):
+def test_init_migrates_directly_not_through_the_pooler(init):
+    container, _ = init
+    assert "@postgres:5432/airflow" in container.effective_settings()["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+
+
+@pytest.mark.parametrize("failing", ["airflow", "python"])
+def test_a_failing_step_fails_the_job_and_stops_it(init, failing):
     container, box = init
-    box.stub("airflow", f'[ "$1 $2" = "{failing_step}" ] && exit 4; exit 0')
-    result = _run_command(box, container)
-    assert result.returncode == 4
-    steps = [" ".join(step) for step in _airflow_steps(box)]
-    assert steps[-1] == failing_step
-
-
-def test_a_missing_admin_password_file_fails_the_job_before_any_step(init):
-    container, box = init
-    box.path("/run/secrets/airflow-admin-password").unlink()
-    assert _run_command(box, container).returncode != 0
-    assert box.calls("airflow") == []
+    box.stub(failing, "exit 4")
+    assert _run_command(box, container).returncode == 4
+    assert _steps(box)[-1].startswith(failing)
 
 
 # -- Redis -----------------------------------------------------------------------------------------------
 @pytest.fixture
 def redis(tmp_path):
     container = shipped("prod").container("airflow-redis")
-    return container, _sandbox(tmp_path, container)
+    box = Sandbox(tmp_path, container_paths=("/run/secrets", "/usr/local/etc/redis"))
+    for path, upload in container.uploads().items():
+        box.write(path, upload["content"])
+    return container, box
 
 
-def test_redis_gets_its_password_from_the_secret_file(redis):
+def test_redis_reads_its_password_from_a_config_file_on_no_command_line(redis):
     container, box = redis
-    box.stub("redis-server", "exit 0")
-    assert _run_command(box, container).returncode == 0
-    argv = box.calls("redis-server")[0].argv
-    assert argv[argv.index("--requirepass") + 1] == container.upload_content("/run/secrets/redis-password")
-    assert "--appendonly" in argv
+    assert container.inputs["command"] == ["redis-server", "/usr/local/etc/redis/redis.conf"]
+    password = container.upload_content("/run/secrets/redis-password")
+    assert container.upload_content("/usr/local/etc/redis/redis.conf") == f'requirepass "{password}"\nappendonly yes\n'
+    assert container.upload_is_secret("/usr/local/etc/redis/redis.conf")
+
+
+def test_redis_runs_as_the_redis_user_who_alone_reads_its_secrets(redis):
+    container, _ = redis
+    assert container.inputs["user"] == "999:999"
+    for path in ("/usr/local/etc/redis/redis.conf", "/run/secrets/redis-password"):
+        upload = container.uploads()[path]
+        assert (upload["owner"], upload["group"], upload["permissions"]) == ("999", "999", "0400")
 
 
 def test_redis_health_passes_only_when_the_password_is_accepted(redis):

@@ -34,7 +34,15 @@ def airflow_containers(stack: str = "dev") -> dict[str, Recorded]:
 def test_every_airflow_container_shares_the_same_keys(stack):
     settings = [c.effective_settings() for c in airflow_containers(stack).values()]
     for key in SHARED:
+        if key == "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN":
+            continue  # the init job migrates directly; see test_pooling
         assert len({s[key] for s in settings}) == 1, f"{key} differs across containers"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_long_running_airflow_container_reaches_the_database_the_same_way(stack):
+    services = [c for name, c in airflow_containers(stack).items() if name != "airflow-init"]
+    assert len({c.effective_settings()["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] for c in services}) == 1
 
 
 def test_fernet_key_is_valid():

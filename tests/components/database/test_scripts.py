@@ -16,11 +16,23 @@ PASSWORDS = {"postgres-password": "superuser-pw-123", "db-airflow-password": "ai
              "db-mlflow-password": "mlflow-pw-789"}
 MARKER = "/tmp/mlplatform-bootstrapped"
 
-#: A stand-in PostgreSQL server: runs until TERM/INT, then exits 0 (a clean shutdown).
-SERVER = """
-trap 'echo stopped-by-signal > /tmp/server-stopped; exit 0' TERM INT
-while true; do sleep 0.05 & wait $!; done
+#: A stand-in PostgreSQL server: ready once it handles signals; runs until TERM/INT, then exits 0
+#: (a clean shutdown), recording which signal stopped it. Like PostgreSQL it installs its own
+#: handlers, so a SIGINT that the shell ignores for background jobs still reaches it.
+SERVER = """exec python3 -c '
+import pathlib, signal, time
+def stop(number, frame):
+    pathlib.Path("/tmp/server-stopped").write_text(f"stopped-by-{signal.Signals(number).name[3:]}")
+    raise SystemExit(0)
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGINT, stop)
+pathlib.Path("/tmp/server-ready").touch()
+while True:
+    time.sleep(0.05)
+'
 """
+#: pg_isready answers once the server is ready.
+PG_ISREADY = "[ -e /tmp/server-ready ]"
 
 
 @pytest.fixture
@@ -29,7 +41,7 @@ def box(tmp_path) -> Sandbox:
     for name, password in PASSWORDS.items():
         sandbox.write(f"/run/secrets/{name}", password)
     sandbox.stub("docker-entrypoint.sh", SERVER)
-    sandbox.stub("pg_isready", "exit 0")
+    sandbox.stub("pg_isready", PG_ISREADY)
     sandbox.stub("psql", "exit 0")
     return sandbox
 
@@ -65,12 +77,13 @@ def test_the_server_gets_the_containers_arguments(box):
     assert box.calls("docker-entrypoint.sh")[0].argv == ["postgres", "-c", "max_connections=50"]
 
 
-def test_a_stop_signal_reaches_the_server_which_shuts_down_cleanly(box):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_the_stop_signal_reaches_the_server_as_sent_and_it_shuts_down_cleanly(box, stop):
     process = box.start(ENTRYPOINT, _env(), args=("postgres",))
     _wait_for(box.path(MARKER))
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(stop)
     assert process.wait(timeout=10) == 0
-    assert box.path("/tmp/server-stopped").read_text().strip() == "stopped-by-signal"
+    assert box.path("/tmp/server-stopped").read_text().strip() == f"stopped-by-{stop.name.removeprefix('SIG')}"
 
 
 def test_a_missing_password_file_stops_the_start_before_the_server_runs(box):

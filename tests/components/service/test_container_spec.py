@@ -25,6 +25,18 @@ def test_host_port_without_internal_port_is_rejected():
         ContainerSpec(service="svc", image="i", healthcheck=CHECK, host_port=80)
 
 
+def test_secret_files_without_an_owner_are_rejected():
+    with pytest.raises(ValueError, match="need secrets_owner"):
+        ContainerSpec(service="svc", image="i", healthcheck=CHECK, secret_files={"k": "v"})
+
+
+def test_a_world_readable_secret_mode_is_rejected():
+    from components.service import FileOwner
+
+    with pytest.raises(ValueError, match="0400 or 0440"):
+        FileOwner(uid=1, mode="0644")
+
+
 def test_two_containers_with_one_service_name_are_refused_with_a_clear_error():
     def build(ctx: StackContext) -> dict:
         declare_container(ContainerSpec(service="svc", image="i", healthcheck=CHECK), ctx)

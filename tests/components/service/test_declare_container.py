@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
-from components.service import ContainerSpec, HealthCheck, StackContext, declare_container
+from components.service import ContainerSpec, FileOwner, HealthCheck, StackContext, Stop, Upload, declare_container
 from config.models import Limits
 from testing.mocks import Recorded
 from testing.program import declare_component
@@ -89,8 +89,23 @@ def test_plain_values_given_as_secret_env_are_made_secret():
     assert "K" in c.secret_env_keys()
 
 
-def test_secret_files_are_secret_uploads_under_run_secrets():
-    c = _declare(ContainerSpec(service="svc", image="i", healthcheck=CHECK, secret_files={"token": "abc"}))
+def test_secret_files_are_secret_uploads_under_run_secrets_readable_by_their_owner_only():
+    c = _declare(ContainerSpec(service="svc", image="i", healthcheck=CHECK, secret_files={"token": "abc"},
+                               secrets_owner=FileOwner(uid=1000, gid=1000)))
     assert c.upload_content("/run/secrets/token") == "abc"
     assert c.upload_is_secret("/run/secrets/token")
+    assert {k: c.uploads()["/run/secrets/token"][k] for k in ("owner", "group", "permissions")} == {
+        "owner": "1000", "group": "1000", "permissions": "0400"}
     assert "abc" not in " ".join(c.inputs["envs"])
+
+
+def test_a_secret_upload_gets_the_same_owner_and_mode():
+    c = _declare(ContainerSpec(service="svc", image="i", healthcheck=CHECK, secrets_owner=FileOwner(472, 0, "0440"),
+                               uploads=(Upload("/etc/app/key", "k", secret=True), Upload("/etc/app/conf", "plain"))))
+    assert c.uploads()["/etc/app/key"]["permissions"] == "0440" and c.upload_is_secret("/etc/app/key")
+    assert "permissions" not in c.uploads()["/etc/app/conf"]
+
+
+def test_services_stop_with_their_signal_and_a_grace_period_on_replace_and_destroy():
+    c = _declare(ContainerSpec(service="svc", image="i", healthcheck=CHECK, stop=Stop("SIGINT", 45)))
+    assert (c.inputs["stopSignal"], c.inputs["stopTimeout"], c.inputs["destroyGraceSeconds"]) == ("SIGINT", 45, 45)
