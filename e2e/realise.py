@@ -1,8 +1,12 @@
 """The e2e stacks: a shipped stack's config realised on the local engine under a stack name of its own.
 
-`make e2e` realises the ``dev`` shape as stack ``e2e-dev``: the dev stack file's
-config with every published port moved up by ``PORT_OFFSET``, so it can run
-beside a `make up` dev stack on the same engine without touching it. The
+`make e2e` realises two shapes, one after the other: ``dev`` as stack ``e2e-dev``
+(the dev stack file's config) and ``prod`` as ``e2e-prod`` (the prod stack file's:
+Celery workers, MLflow auth, the pooler, limits, every service prod runs). Every
+published port moves up by ``PORT_OFFSET`` (10000 for dev, 11000 for prod), so an
+e2e stack can run beside a `make up` stack on the same engine without touching it.
+``E2E_STACK_PREFIX`` and ``E2E_PORT_OFFSET`` change the stack names and the offset
+(two checkouts realising at once on one engine). The
 realiser (testing/realiser.py) does what `pulumi up` does with the Docker
 resources; its state (generated secrets and realised resources) lives in
 ``build/e2e/<shape>/state.json`` (mode 600), as a stack's state would.
@@ -32,16 +36,23 @@ from testing.realiser import Realisation, Realiser, StackState, engine, teardown
 BUILD_DIR = REPO_ROOT / "build" / "e2e"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 #: The shapes the e2e realises, each from the shipped stack file of that name.
-SHAPES = ("dev",)
+SHAPES = ("dev", "prod")
 #: Added to every published host port, so an e2e stack never takes a `make up` stack's ports.
-PORT_OFFSET = 10000
+PORT_OFFSET = int(os.environ.get("E2E_PORT_OFFSET", "10000"))
+#: Each shape's ports sit this far apart, so the two shapes never collide either.
+SHAPE_PORT_STEP = 1000
+STACK_PREFIX = os.environ.get("E2E_STACK_PREFIX", "e2e")
 #: Images no registry here can provide and no stand-in replaces: their containers are left
 #: out with a note. What Grafana consumes is checked against the real PostgreSQL and MLflow.
 UNAVAILABLE_IMAGES = ("grafana/grafana:", "airbyte/", "tecnativa/docker-socket-proxy:")
 
 
 def stack_name(shape: str) -> str:
-    return f"e2e-{shape}"
+    return f"{STACK_PREFIX}-{shape}"
+
+
+def port_offset(shape: str) -> int:
+    return PORT_OFFSET + SHAPE_PORT_STEP * (SHAPES.index(shape) if shape in SHAPES else 0)
 
 
 def e2e_config(shape: str, **sections: Any) -> dict[str, Any]:
@@ -49,14 +60,14 @@ def e2e_config(shape: str, **sections: Any) -> dict[str, Any]:
     config = with_overrides(stack_config(shape), environment=shape, **sections)
     for key, port in parse_platform(config, shape).published_ports().items():
         section, field = key.split(".")
-        config.setdefault(section, {})[field] = port + PORT_OFFSET
+        config.setdefault(section, {})[field] = port + port_offset(shape)
     if HOST_CA_BUNDLE.exists():
         config.setdefault("images", {})["extra_ca_bundle"] = str(HOST_CA_BUNDLE)
     return config
 
 
 def stack_state(shape: str) -> StackState:
-    return StackState.load(BUILD_DIR / shape / "state.json")
+    return StackState.load(BUILD_DIR / stack_name(shape) / "state.json")
 
 
 def declare(shape: str, state: StackState, **sections: Any) -> ProgramRun:
@@ -74,8 +85,8 @@ def realise(
     """`pulumi up` for the shape's e2e stack (``refresh``: `pulumi up --refresh`)."""
     state = stack_state(shape)
     run = declare(shape, state, **sections)
-    realiser = Realiser(client, run, state, BUILD_DIR / shape, log=log, unavailable_images=UNAVAILABLE_IMAGES,
-                        refresh=refresh)
+    realiser = Realiser(client, run, state, BUILD_DIR / stack_name(shape), log=log,
+                        unavailable_images=UNAVAILABLE_IMAGES, refresh=refresh)
     return run, realiser.realise()
 
 
@@ -83,7 +94,7 @@ def destroy(client: docker.DockerClient, shape: str, run: ProgramRun | None = No
     """`pulumi destroy` for the shape's e2e stack: retained volumes stay, the state (and its secrets) goes."""
     state = stack_state(shape)
     run = run or declare(shape, state)
-    return Realiser(client, run, state, BUILD_DIR / shape).destroy()
+    return Realiser(client, run, state, BUILD_DIR / stack_name(shape)).destroy()
 
 
 def down(client: docker.DockerClient, shape: str | None = None) -> None:

@@ -10,7 +10,6 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from mlflow.tracking import MlflowClient
 
 from e2e.realise import BUILD_DIR
 from tests.e2e.conftest import Stack
@@ -45,7 +44,7 @@ def _browse(url: str, screenshot: Path) -> str:
 
 
 def test_mlflow_ui_shows_the_training_experiment(stack: Stack):
-    client = MlflowClient(tracking_uri=stack.endpoints["mlflow"]["url"])
+    client = stack.mlflow()
     experiment = client.get_experiment_by_name("anomaly-detection")
     runs = client.search_runs([experiment.experiment_id], max_results=1)
     dom = _browse(

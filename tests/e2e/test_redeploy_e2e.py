@@ -5,13 +5,16 @@ Runs after the functional and UI checks (file order) on the same stack.
 
 from __future__ import annotations
 
+import contextlib
+
 import docker
 import pytest
-from mlflow.tracking import MlflowClient
 
 from testing.realiser import E2E_LABEL, RealiseError, labelled
 from tests.e2e.conftest import Stack
-import contextlib
+
+# Update semantics are the realiser's, the same for every shape: proven once, on the dev shape.
+pytestmark = pytest.mark.shapes("dev")
 
 EXPERIMENT = "anomaly-detection"
 TRAINING_DAG = "train_anomaly_model"
@@ -57,7 +60,7 @@ def test_a_changed_memory_limit_updates_the_running_container_in_place(stack: St
 
 
 def test_data_and_passwords_survive_removing_every_container_and_deploying_with_refresh(stack: Stack):
-    client = MlflowClient(tracking_uri=stack.endpoints["mlflow"]["url"])
+    client = stack.mlflow()
     runs_before = len(client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id]))
     dag_runs_before = stack.airflow("GET", f"/dags/{TRAINING_DAG}/dagRuns").json()["total_entries"]
     password_before = stack.credentials["airflow"]["password"]
@@ -67,7 +70,7 @@ def test_data_and_passwords_survive_removing_every_container_and_deploying_with_
     assert {a for k, a in realisation.actions.items() if k.startswith("Container/")} - {"left-out"} == {"create"}
     assert stack.credentials["airflow"]["password"] == password_before
     assert stack.airflow_token().status_code in (200, 201)
-    client = MlflowClient(tracking_uri=stack.endpoints["mlflow"]["url"])
+    client = stack.mlflow()
     assert len(client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])) == runs_before
     assert stack.airflow("GET", f"/dags/{TRAINING_DAG}/dagRuns").json()["total_entries"] == dag_runs_before
     stack.figures["data_survived_redeploy"] = True
