@@ -19,8 +19,9 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
+# A changed lock rebuilds the venv from scratch: pip keeps an installed version that a new lock moved.
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt images/airflow/requirements.txt
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --clear $(VENV)
 	$(PIP) install -q -c constraints.txt -r requirements-dev.txt
 	$(PIP) check
 	touch $@
