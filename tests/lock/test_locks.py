@@ -6,18 +6,20 @@ import re
 from importlib import metadata
 
 import pytest
+from packaging.requirements import Requirement
 
 from tools.lock import LOCKS, ROOT
 
-NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;]+)")
-
-
 def _pins(path: str) -> dict[str, str]:
+    """Name -> version for this interpreter (a universal lock may pin other versions for other Pythons)."""
     pins = {}
     for line in (ROOT / path).read_text().splitlines():
-        match = NAME.match(line)
-        if match:
-            pins[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
+        if not line or line[0] in "# ":
+            continue
+        requirement = Requirement(line)
+        if requirement.marker is None or requirement.marker.evaluate():
+            [spec] = requirement.specifier
+            pins[re.sub(r"[-_.]+", "-", requirement.name).lower()] = spec.version
     return pins
 
 
