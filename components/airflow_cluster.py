@@ -58,7 +58,6 @@ DATA_DIR = f"{AIRFLOW_HOME}/data"
 LOGS_DIR = f"{AIRFLOW_HOME}/logs"
 DAGS_DIR = f"{AIRFLOW_HOME}/dags"
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
-CELERY_APP = "airflow.providers.celery.executors.celery_executor.app"
 #: HS512 needs a key of at least 64 bytes.
 JWT_SECRET_BYTES = 64
 #: The airflow user of the official image (uid 50000, group root): it reads every secret file.
@@ -259,10 +258,15 @@ def _shell_check(command: str, **kwargs: int) -> HealthCheck:
     return HealthCheck(test=("CMD-SHELL", command), **kwargs)
 
 
+#: images/airflow/scripts/healthcheck.py: the questions `airflow jobs check` and `celery inspect ping` ask,
+#: without starting all of Airflow every interval in every container.
+HEALTHCHECK_SCRIPT = "/opt/mlplatform/healthcheck.py"
+
+
 def _job_check(job_type: str) -> HealthCheck:
-    return _shell_check(
-        f'airflow jobs check --job-type {job_type} --hostname "$HOSTNAME"', timeout_s=30, start_period_s=60
-    )
+    """This host's job has heartbeated recently (what `airflow jobs check --hostname $HOSTNAME` checks)."""
+    return HealthCheck(test=("CMD", "python", HEALTHCHECK_SCRIPT, "job", job_type), interval_s=15, timeout_s=10,
+                       retries=6, start_period_s=60)
 
 
 #: Per role (the service name's suffix): command and health check, as upstream's compose file defines them.
@@ -278,9 +282,9 @@ ROLES: dict[str, tuple[tuple[str, ...], HealthCheck]] = {
     "dag-processor": (("dag-processor",), _job_check("DagProcessorJob")),
     "triggerer": (("triggerer",), _job_check("TriggererJob")),
 }
-WORKER_HEALTHCHECK = _shell_check(
-    f'celery --app {CELERY_APP} inspect ping -d "celery@$HOSTNAME"', interval_s=30, timeout_s=20, start_period_s=60
-)
+#: This host's Celery worker answers a ping over the broker (what `celery inspect ping -d celery@$HOSTNAME` checks).
+WORKER_HEALTHCHECK = HealthCheck(test=("CMD", "python", HEALTHCHECK_SCRIPT, "celery"), interval_s=30, timeout_s=20,
+                                 retries=6, start_period_s=60)
 #: dumb-init signals only Airflow's main process (not the whole group), which then lets running tasks finish.
 SIGNAL_MAIN_PROCESS_ONLY = {"DUMB_INIT_SETSID": "0"}
 

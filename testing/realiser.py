@@ -10,8 +10,9 @@ Containers, with the provider's semantics as kreuzwerker/terraform-provider-dock
   ``willReplaceOnChanges`` (or one named in ``replace_on_changes``, or a new
   ``replacement_trigger``) replaces it; any other change updates it in place
   (memory and restart policy through the Docker API, the rest in state only);
-- a replacement deletes first when ``delete_before_replace`` is set, otherwise
-  creates first (and so fails, as the provider does, on a fixed container name);
+- a replacement deletes first when ``delete_before_replace`` is set, and always
+  for containers (pulumi-docker marks docker_container DeleteBeforeReplace in
+  provider/resources.go), otherwise creates first;
 - resources the program no longer declares are deleted, except
   ``retain_on_delete`` ones (left on the engine); ``protect`` refuses both;
 - a container's delete stops it with ``destroy_grace_seconds`` as the timeout
@@ -480,10 +481,10 @@ class Realiser:
         else:
             if action == "replace":
                 self._refuse_protected(key, old, "replace")  # type: ignore[arg-type]
-                if r.delete_before_replace:
+                if delete_first(r):
                     self.delete(key, old)  # type: ignore[arg-type]
             rid = self._create(r, inputs)
-            if action == "replace" and not r.delete_before_replace:
+            if action == "replace" and not delete_first(r):
                 self.delete(key, old)  # type: ignore[arg-type]
             self._remember(r, inputs, rid)
         with self._lock:
@@ -588,6 +589,11 @@ class Realiser:
             if self.state.resources:
                 self.state.save()
         return self.result
+
+
+def delete_first(r: Recorded) -> bool:
+    """Whether a replacement deletes the old resource before creating the new one."""
+    return r.delete_before_replace or r.short_type == "Container"
 
 
 def plan_action(

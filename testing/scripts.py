@@ -63,10 +63,10 @@ class Sandbox:
 
     def map_paths(self, text: str) -> str:
         """The text with container paths replaced by their sandbox folders, in one pass."""
-        # Only whole paths: "/opt/mlplatform/" is not "/mlplatform/".
-        alternatives = "|".join(re.escape(prefix + "/") for prefix in sorted(self.paths, key=len, reverse=True))
-        pattern = rf"(?<![\w.-])(?:{alternatives})"
-        return re.sub(pattern, lambda m: f"{self.paths[m.group(0)[:-1]]}/", text)
+        # Only whole paths: "/opt/mlplatform/" is not "/mlplatform/", "/tmpfile" is not "/tmp".
+        alternatives = "|".join(re.escape(prefix) for prefix in sorted(self.paths, key=len, reverse=True))
+        pattern = rf"(?<![\w.-])(?:{alternatives})(?=/|$|[\s\"':;])"
+        return re.sub(pattern, lambda m: str(self.paths[m.group(0)]), text)
 
     def stub(self, name: str, body: str = "exit 0") -> None:
         """Replace command ``name``: record the call, then run ``body`` (bash, container paths mapped)."""

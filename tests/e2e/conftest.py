@@ -13,18 +13,21 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Iterator
 
+import psycopg2
 import pytest
 import requests
 from mlflow.tracking import MlflowClient
 
 from e2e.realise import BUILD_DIR, SHAPES, down, realise, stack_name, stack_state
 from testing.program import ProgramRun
-from testing.realiser import Realisation, engine
+from testing.realiser import Realisation, engine, labelled
 
 REPORT = BUILD_DIR.parent / "e2e-report.json"
 
@@ -38,6 +41,8 @@ class Stack:
     run: ProgramRun
     realisation: Realisation
     figures: dict = field(default_factory=dict)
+    deploy_command_lines: Any = None
+    """The CommandLineSampler that watched the deploy."""
 
     @property
     def name(self) -> str:
@@ -82,6 +87,46 @@ class Stack:
             os.environ["MLFLOW_TRACKING_PASSWORD"] = login["password"]
         return MlflowClient(tracking_uri=self.endpoints["mlflow"]["url"])
 
+    # -- shared checks ------------------------------------------------------------------------------
+    def containers(self) -> list[Any]:
+        """Every container of this stack (by its labels)."""
+        return list(labelled(self.client, self.name)["containers"])
+
+    def generated_secrets(self) -> set[str]:
+        return {s for s in self.run.mocks.generated_secrets if s}
+
+    def active_runs(self) -> int:
+        """DAG runs queued or running on the whole instance (the deploy starts the asset chain by itself)."""
+        return sum(self.airflow("GET", "/dags/~/dagRuns", params={"state": state, "limit": 1}).json()["total_entries"]
+                   for state in ("queued", "running"))
+
+    def wait_for_idle_airflow(self, timeout_s: float = 600) -> None:
+        wait_until(lambda: self.active_runs() == 0, timeout_s, 2, "no queued or running DAG runs")
+
+    def trigger_and_wait(self, dag_id: str, timeout_s: float = 300) -> tuple[str, float, str]:
+        """Trigger ``dag_id`` once Airflow is idle; (final state, seconds from trigger, run id)."""
+        wait_until(lambda: self.airflow("GET", f"/dags/{dag_id}").status_code == 200, 180, 2, f"DAG {dag_id} parsed")
+        # Time our run alone, not queued behind the chain the deploy started.
+        self.wait_for_idle_airflow()
+        self.airflow("PATCH", f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+        started = time.monotonic()
+        response = self.airflow("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
+        assert response.status_code in (200, 201), response.text
+        run_id = response.json()["dag_run_id"]
+
+        def finished() -> str | None:
+            state = self.airflow("GET", f"/dags/{dag_id}/dagRuns/{run_id}").json()["state"]
+            return state if state in ("success", "failed") else None
+
+        state = wait_until(finished, timeout_s, 1, f"{dag_id} run {run_id}")
+        return state, time.monotonic() - started, run_id
+
+    def reader_connection(self, database: str = "mlflow") -> Any:
+        """The read-only role's connection, to the PostgreSQL container on the stack network."""
+        reader = self.credentials["dashboards_reader"]
+        return psycopg2.connect(host=self.container_address("postgres"), port=5432, dbname=database,
+                                user=reader["username"], password=reader["password"], connect_timeout=10)
+
     def redeploy(self, refresh: bool = False, **sections: Any) -> Realisation:
         """`pulumi up` again over the same state (``refresh``: `pulumi up --refresh`), config sections overridden."""
         self.run, self.realisation = realise(self.client, self.shape, refresh=refresh, **sections)
@@ -94,6 +139,17 @@ FIGURES: dict[str, dict[str, Any]] = {shape: {} for shape in (*SHAPES, "both")}
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "shapes(*names): run only on these e2e shapes (default: every shape)")
+    config.addinivalue_line("markers", "drill: destructive (redeploys, lost state); runs after a shape's other tests")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Within each shape, drills run last (they replace containers and secrets the other checks rely on)."""
+    def key(item: pytest.Item) -> tuple[int, int]:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        shape = params.get("stack")
+        return (SHAPES.index(shape) + 1 if shape in SHAPES else 0, 1 if item.get_closest_marker("drill") else 0)
+
+    items.sort(key=key)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -116,8 +172,10 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     shape = request.param
     client = engine()
     down(client, shape)  # start cold: no containers, volumes or state from an earlier run
-    run, realisation = realise(client, shape)
+    with CommandLineSampler() as sampler:  # every command line while the deploy runs
+        run, realisation = realise(client, shape)
     stack = Stack(client, shape, run, realisation, FIGURES[shape])
+    stack.deploy_command_lines = sampler
     stack.figures["time_to_healthy_s"] = round(realisation.all_ready_at - realisation.containers_started_at, 1)
     stack.figures["image_build_s"] = {k: round(v, 1) for k, v in realisation.build_seconds.items()}
     try:
@@ -149,3 +207,32 @@ def wait_until(predicate, timeout_s: float, interval_s: float = 1.0, what: str =
         time.sleep(interval_s)
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what} (last: {last!r})")
 
+
+
+class CommandLineSampler:
+    """Every distinct command line on this host (all containers' processes included), sampled in the background."""
+
+    def __init__(self, interval_s: float = 0.3):
+        self.lines: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(interval_s,), daemon=True)
+
+    def _run(self, interval_s: float) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(interval_s)
+
+    def sample(self) -> None:
+        out = subprocess.run(["ps", "-e", "-ww", "-o", "args="], capture_output=True, text=True).stdout
+        self.lines.update(line.strip() for line in out.splitlines() if line.strip())
+
+    def __enter__(self) -> CommandLineSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def secrets_seen(self, secrets: set[str]) -> set[str]:
+        return {secret for secret in secrets for line in self.lines if secret in line}

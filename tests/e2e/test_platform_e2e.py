@@ -1,4 +1,4 @@
-"""The dev-shaped stack, realised on a real Docker engine, working together.
+"""Each shape's stack, realised on a real Docker engine, working together: the same functional checks.
 
 Tests run in file order on one realised stack (see conftest.py); each writes
 its figure into build/e2e-report.json. Only 127.0.0.1 and the stack's own
@@ -15,53 +15,11 @@ import pytest
 import requests
 
 from testing.grafana_sql import TimeRange, grafana_sql, panels
-from testing.realiser import labelled
 from tests.e2e.conftest import Stack, wait_until
 
 TRAINING_DAG = "train_anomaly_model"
 EXPERIMENT = "anomaly-detection"
 MODEL = "anomaly-detector"
-
-
-def _containers(stack: Stack) -> list:
-    return labelled(stack.client, stack.name)["containers"]
-
-
-def _active_runs(stack: Stack) -> int:
-    """DAG runs queued or running on the whole instance (the deploy starts the asset chain by itself)."""
-    return sum(stack.airflow("GET", "/dags/~/dagRuns", params={"state": state, "limit": 1}).json()["total_entries"]
-               for state in ("queued", "running"))
-
-
-def _wait_for_idle_airflow(stack: Stack, timeout_s: float = 600) -> None:
-    wait_until(lambda: _active_runs(stack) == 0, timeout_s, 2, "no queued or running DAG runs")
-
-
-def _trigger_and_wait(stack: Stack, dag_id: str, timeout_s: float = 300) -> tuple[str, float]:
-    wait_until(lambda: stack.airflow("GET", f"/dags/{dag_id}").status_code == 200, 180, 2, f"DAG {dag_id} parsed")
-    # Time our run alone, not queued behind the chain the deploy started.
-    _wait_for_idle_airflow(stack)
-    stack.airflow("PATCH", f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
-    started = time.monotonic()
-    response = stack.airflow("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
-    assert response.status_code in (200, 201), response.text
-    run_id = response.json()["dag_run_id"]
-
-    def finished():
-        state = stack.airflow("GET", f"/dags/{dag_id}/dagRuns/{run_id}").json()["state"]
-        return state if state in ("success", "failed") else None
-
-    state = wait_until(finished, timeout_s, 1, f"{dag_id} run {run_id}")
-    return state, time.monotonic() - started
-
-
-def _reader_connection(stack: Stack):
-    """The read-only role's connection: on the published port (dev), or to the container on its network (prod
-    publishes no PostgreSQL port; the host reaches the stack network's addresses)."""
-    reader = stack.credentials["dashboards_reader"]
-    host, port = stack.container_address("postgres"), 5432
-    return psycopg2.connect(host=host, port=port, dbname="mlflow", user=reader["username"],
-                            password=reader["password"], connect_timeout=10)
 
 
 def test_every_realised_container_is_ready(stack: Stack):
@@ -77,7 +35,7 @@ def test_every_realised_container_is_ready(stack: Stack):
 
 def test_no_port_is_published_beyond_loopback(stack: Stack):
     published = 0
-    for container in _containers(stack):
+    for container in stack.containers():
         for bindings in (container.attrs["HostConfig"].get("PortBindings") or {}).values():
             for binding in bindings or []:
                 published += 1
@@ -87,7 +45,7 @@ def test_no_port_is_published_beyond_loopback(stack: Stack):
 
 def test_published_ports_are_the_e2e_stacks_own(stack: Stack):
     """The e2e stack never takes the ports of a `make up` stack on the same engine."""
-    for container in _containers(stack):
+    for container in stack.containers():
         for bindings in (container.attrs["HostConfig"].get("PortBindings") or {}).values():
             for binding in bindings or []:
                 assert int(binding["HostPort"]) > 10000, container.name
@@ -116,7 +74,7 @@ def test_airflow_wrong_password_is_refused(stack: Stack):
 
 
 def test_training_dag_succeeds_when_triggered_over_the_api(stack: Stack):
-    state, seconds = _trigger_and_wait(stack, TRAINING_DAG)
+    state, seconds, _ = stack.trigger_and_wait(TRAINING_DAG)
     stack.figures["dag_state"] = state
     stack.figures["dag_run_s"] = round(seconds, 1)
     assert state == "success"
@@ -147,7 +105,7 @@ def test_every_dashboard_query_returns_rows_as_the_read_only_role(stack: Stack):
     values = {"experiment": [experiment.experiment_id], "metric": list(run.data.metrics)}
     multi = {"experiment": True, "metric": True}
     failures = []
-    with _reader_connection(stack) as conn, conn.cursor() as cursor:
+    with stack.reader_connection() as conn, conn.cursor() as cursor:
         for name, panel in panels():
             for target in panel["targets"]:
                 window = TimeRange(now - timedelta(days=1), now + timedelta(hours=1))
@@ -161,7 +119,7 @@ def test_every_dashboard_query_returns_rows_as_the_read_only_role(stack: Stack):
 
 
 def test_read_only_role_cannot_write(stack: Stack):
-    with _reader_connection(stack) as conn, conn.cursor() as cursor, pytest.raises(psycopg2.Error):
+    with stack.reader_connection() as conn, conn.cursor() as cursor, pytest.raises(psycopg2.Error):
         cursor.execute("INSERT INTO experiments (name, lifecycle_stage) VALUES ('x', 'active')")
     stack.figures["readonly_write_refused"] = True
 
@@ -176,11 +134,11 @@ def _working_set_bytes(stats: dict) -> int:
 
 def test_idle_memory_of_the_stack(stack: Stack):
     """A figure (target < 2.5 GB), not an assertion: memory targets are reported, not asserted."""
-    _wait_for_idle_airflow(stack)
+    stack.wait_for_idle_airflow()
     time.sleep(15)
     per_container = {
         c.name: round(_working_set_bytes(c.stats(stream=False)) / 2**20)
-        for c in _containers(stack)
+        for c in stack.containers()
         if c.status == "running"
     }
     stack.figures["idle_memory_by_container_mb"] = per_container
@@ -188,21 +146,10 @@ def test_idle_memory_of_the_stack(stack: Stack):
     assert all(mb > 0 for mb in per_container.values()), per_container
 
 
-def test_generated_secrets_visible_in_docker_inspect_env(stack: Stack):
-    secrets = set(stack.run.mocks.generated_secrets)
-    visible = set()
-    for container in _containers(stack):
-        for entry in container.attrs["Config"]["Env"] or []:
-            value = entry.split("=", 1)[1]
-            visible |= {s for s in secrets if s in value}
-    stack.figures["secrets_in_env"] = len(visible)
-    stack.figures["secrets_generated"] = len(secrets)
-
-
 def test_slowest_single_service_started_alone(stack: Stack):
     """Each long-running service restarted on its own, the others up; time until healthy again."""
     timings = {}
-    for container in _containers(stack):
+    for container in stack.containers():
         if container.attrs["Config"].get("Healthcheck") is None or container.status != "running":
             continue
         started = time.monotonic()
@@ -227,11 +174,11 @@ def test_services_recover_after_a_database_restart(stack: Stack):
 
     def all_healthy():
         states = [
-            stack.client.api.inspect_container(c.id)["State"] for c in _containers(stack) if c.status == "running"
+            stack.client.api.inspect_container(c.id)["State"] for c in stack.containers() if c.status == "running"
         ]
         return all(s.get("Health", {}).get("Status", "healthy") == "healthy" for s in states) and len(states) >= 6
 
     wait_until(all_healthy, 300, 1, "every service healthy after the database restart")
-    state, _ = _trigger_and_wait(stack, TRAINING_DAG)
+    state, _, _ = stack.trigger_and_wait(TRAINING_DAG)
     stack.figures["recovered_after_db_restart_s"] = round(time.monotonic() - started, 1)
     assert state == "success"

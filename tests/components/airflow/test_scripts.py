@@ -108,28 +108,4 @@ def test_redis_health_passes_only_when_the_password_is_accepted(redis):
 
 
 # -- Airflow health checks --------------------------------------------------------------------------------
-def test_worker_health_pings_its_own_celery_node(tmp_path):
-    container = shipped("prod").container("airflow-worker-2")
-    box = _sandbox(tmp_path, container)
-    box.stub("celery", "exit 0")
-    assert _health(box, container, "airflow-worker-2").returncode == 0
-    argv = box.calls("celery")[0].argv
-    assert argv[argv.index("-d") + 1] == "celery@airflow-worker-2"
-
-
-def test_worker_health_fails_when_the_node_does_not_answer(tmp_path):
-    container = shipped("prod").container("airflow-worker-1")
-    box = _sandbox(tmp_path, container)
-    box.stub("celery", 'echo "Error: No nodes replied within time constraint" >&2; exit 69')
-    assert _health(box, container, "airflow-worker-1").returncode != 0
-
-
-@pytest.mark.parametrize("service,job", [("airflow-dag-processor", "DagProcessorJob"),
-                                         ("airflow-triggerer", "TriggererJob")])
-def test_job_health_checks_ask_about_their_own_host(tmp_path, service, job):
-    container = shipped("dev").container(service)
-    box = _sandbox(tmp_path, container)
-    box.stub("airflow", "exit 0")
-    assert _health(box, container, service).returncode == 0
-    argv = box.calls("airflow")[0].argv
-    assert argv[argv.index("--job-type") + 1] == job and argv[argv.index("--hostname") + 1] == service
+# The job and worker checks (images/airflow/scripts/healthcheck.py) run for real in test_healthcheck.py.
