@@ -14,7 +14,11 @@ export PULUMI_BACKEND_URL ?= file://$(STATE_DIR)
 export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(STATE_DIR)/passphrase
 export PULUMI_SKIP_UPDATE_CHECK := true
 
-.PHONY: help setup venv lock up preview down outputs stack test lint bench e2e e2e-down check-tools
+.PHONY: help setup venv lock up preview down outputs stack test lint bench e2e e2e-down check-tools \
+	status backup restore rotate doctor
+OPS := $(PY) -m ops
+BACKUP_DIR ?= backups
+WHAT ?= all
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,10 +48,27 @@ stack: check-tools venv
 	@[ -s $(PULUMI_CONFIG_PASSPHRASE_FILE) ] || { umask 077; $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))' > $(PULUMI_CONFIG_PASSPHRASE_FILE); }
 	@pulumi stack select --create $(STACK) --non-interactive >/dev/null
 
-up: stack ## Deploy STACK (default dev) on the local Docker engine and print its endpoints
+up: stack ## Deploy STACK (default dev), then check the services work together (one line each, smoke DAG)
 	pulumi up --yes --stack $(STACK)
-	@echo; echo "Endpoints:"; pulumi stack output endpoints --stack $(STACK) --json
-	@echo "Credentials: pulumi stack output credentials --show-secrets --stack $(STACK)  (with the env of 'make outputs')"
+	@echo; $(OPS) status --stack $(STACK)
+	@echo "Credentials: make outputs STACK=$(STACK)"
+
+status: stack ## One line per service of STACK, and the smoke DAG
+	$(OPS) status --stack $(STACK)
+
+doctor: stack ## Check STACK (running or about to be deployed) and name the fix for each problem
+	$(OPS) doctor --stack $(STACK)
+
+backup: stack ## Back up STACK into backups/<stack>-<time>/ (PASSPHRASE_FILE=f also keeps the credentials, encrypted)
+	$(OPS) backup --stack $(STACK) --out $(BACKUP_DIR) $(if $(PASSPHRASE_FILE),--include-secrets $(PASSPHRASE_FILE))
+
+restore: stack ## Restore BACKUP=<folder> onto STACK's fresh volumes, then deploy (after `make down`)
+	@[ -n "$(BACKUP)" ] || { echo "BACKUP=<folder from make backup> is required"; exit 2; }
+	$(OPS) restore --stack $(STACK) --backup $(BACKUP)
+	$(MAKE) up STACK=$(STACK)
+
+rotate: stack ## Rotate STACK's generated secrets (WHAT=all or some of database,logins,airflow_keys,redis,fernet)
+	$(OPS) rotate --stack $(STACK) --what "$(WHAT)"
 
 preview: stack ## Show what `make up` would change
 	pulumi preview --diff --stack $(STACK)
@@ -62,7 +83,7 @@ down: stack ## Destroy STACK's containers (data volumes are retained; protected 
 test: venv ## Run the whole test suite
 	$(PY) -m pytest -q tests --ignore=tests/e2e
 
-lint: venv ## Check style (ruff) and types (mypy; strict for components/ and config/)
+lint: venv ## Check style (ruff) and types (mypy; strict for components/, config/ and ops/)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
@@ -70,7 +91,7 @@ bench: venv ## Print speed figures (program evaluation under mocks, DAG parse an
 	$(PY) -m bench.program_bench
 	$(PY) -m bench.dags_bench
 
-e2e: venv ## Run the dev stack for real on a local Docker engine and check it works together
+e2e: venv ## Run the dev and prod shapes for real on the local Docker engine: checks, figures, drills
 	bash e2e/engine.sh
 	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	$(PY) e2e/base_images.py

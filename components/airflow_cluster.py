@@ -82,6 +82,10 @@ airflow db migrate
 echo "mlplatform: ensuring admin user ${{MLPLATFORM_ADMIN_USERNAME}}"
 python {ENSURE_USER_SCRIPT} --username "${{MLPLATFORM_ADMIN_USERNAME}}" --role Admin \\
   --email "${{MLPLATFORM_ADMIN_EMAIL}}" --password-file {secret_path(ADMIN_PASSWORD_FILE)}
+if [ "${{MLPLATFORM_ROTATE_FERNET:-false}}" = true ]; then
+  echo "mlplatform: re-encrypting connections and variables with the new Fernet key"
+  airflow rotate-fernet-key
+fi
 echo "mlplatform: Airflow init complete"
 """
 
@@ -120,6 +124,8 @@ class AirflowSecrets:
     jwt_secret: pulumi.Input[str]
     admin_password: pulumi.Input[str]
     redis_password: pulumi.Input[str] | None = None
+    rotating_fernet: bool = False
+    """The Fernet key lists a previous key: the init job re-encrypts everything with the new one."""
 
 
 @dataclass(frozen=True)
@@ -346,6 +352,7 @@ def airflow_specs(
             **init_cmd_env,
             "MLPLATFORM_ADMIN_USERNAME": config.admin_username,
             "MLPLATFORM_ADMIN_EMAIL": f"{config.admin_username}@{wiring.environment}.mlplatform.localhost",
+            "MLPLATFORM_ROTATE_FERNET": "true" if secrets_.rotating_fernet else "false",
         },
         secret_env=secret_env,
         secret_files={**init_files, ADMIN_PASSWORD_FILE: secrets_.admin_password},
@@ -465,17 +472,31 @@ class AirflowCluster(PlatformComponent):
             target="baked" if config.dags == "bake" else "runtime",
             opts=child,
         )
+        rotation = ctx.rotation
         self.admin_username = config.admin_username
-        self.admin_password = secrets.password(self.child_name("admin"), child)
+        self.admin_password = secrets.password(self.child_name("admin"), child, generation=rotation.logins)
         redis_password = None
         if celery:
-            redis_password = secrets.password(names.redis, self.child_opts(was=self.legacy("redis")))
+            redis_password = secrets.password(names.redis, self.child_opts(was=self.legacy("redis")),
+                                              generation=rotation.redis)
+
+        def fernet(generation: int) -> pulumi.Output[str]:
+            suffix = "fernet-key" if generation == 0 else f"fernet-key-{generation}"
+            return secrets.fernet_key(self.child_name(suffix), child)
+
+        # While a rotation is under way, Airflow decrypts with either key and encrypts with the first.
+        fernet_keys = [fernet(rotation.fernet)]
+        if rotation.fernet_previous is not None:
+            fernet_keys.append(fernet(rotation.fernet_previous))
         shared = AirflowSecrets(
-            fernet_key=secrets.fernet_key(self.child_name("fernet-key"), child),
-            api_secret_key=secrets.hex_secret(self.child_name("api-secret-key"), 32, child),
-            jwt_secret=secrets.hex_secret(self.child_name("jwt-secret"), JWT_SECRET_BYTES, child),
+            fernet_key=pulumi.Output.all(*fernet_keys).apply(",".join),
+            api_secret_key=secrets.hex_secret(self.child_name("api-secret-key"), 32, child,
+                                              generation=rotation.airflow_keys),
+            jwt_secret=secrets.hex_secret(self.child_name("jwt-secret"), JWT_SECRET_BYTES, child,
+                                          generation=rotation.airflow_keys),
             admin_password=self.admin_password,
             redis_password=redis_password,
+            rotating_fernet=rotation.fernet_previous is not None,
         )
 
         def volume(role: str) -> docker.Volume:

@@ -250,10 +250,13 @@ class Database(PlatformComponent):
         # would start PostgreSQL on an empty volume.
         self.volume = data_volume(self.child_name("data"), name, ctx, self, args.protect_data,
                                   physical_name=self.legacy("pgdata"), was=self.legacy("pgdata"))
-        self.superuser_password = secrets.password(self.child_name("superuser"), self.child_opts())
+        generation = ctx.rotation.database
+        self.superuser_password = secrets.password(self.child_name("superuser"), self.child_opts(),
+                                                   generation=generation)
         roles = [c.role for c in args.consumers] + [args.reader.role]
         passwords = {
-            role: secrets.password(self.child_name(role), self.child_opts(was=self.legacy(f"db-{role}")))
+            role: secrets.password(self.child_name(role), self.child_opts(was=self.legacy(f"db-{role}")),
+                                   generation=generation)
             for role in roles
         }
         image = pulled_image(self.child_name("image"), args.image, self.child_opts())

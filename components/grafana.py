@@ -249,7 +249,7 @@ class Grafana(PlatformComponent):
         child = self.child_opts()
         ctx = args.context
         self.volume = data_volume(self.child_name("data"), name, ctx, self, args.protect_data)
-        self.admin_password = secrets.password(self.child_name("admin"), child)
+        self.admin_password = secrets.password(self.child_name("admin"), child, generation=ctx.rotation.logins)
         secret_key = secrets.password(self.child_name("secret-key"), child, length=40)
         image = pulled_image(self.child_name("image"), args.image, child)
         self.url = ctx.browser_url(args.config.port)

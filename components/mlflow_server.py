@@ -302,9 +302,10 @@ class MLflowServer(PlatformComponent):
         self.admin_username, self.admin_password, self.user_passwords = None, None, {}
         if config.auth:
             self.admin_username = ADMIN_USER
-            self.admin_password = secrets.password(self.child_name("admin"), child)
+            logins = ctx.rotation.logins
+            self.admin_password = secrets.password(self.child_name("admin"), child, generation=logins)
             self.user_passwords = {
-                user.username: secrets.password(self.child_name(f"user-{user.username}"), child)
+                user.username: secrets.password(self.child_name(f"user-{user.username}"), child, generation=logins)
                 for user in args.client_users
             }
             auth_db = ConnectionInfo(

@@ -75,6 +75,7 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
         public_host=config.public_host or config.bind_address,
         wait_timeout_s=config.wait_timeout_s,
         deploy_id=deploy_id or uuid.uuid4().hex,
+        rotation=config.rotation,
     )
     platform = Platform()
 

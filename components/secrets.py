@@ -15,7 +15,17 @@ import pulumi_random as random
 URL_SAFE_SPECIALS = "-_"
 
 
-def password(name: str, opts: pulumi.ResourceOptions | None = None, length: int = 32) -> pulumi.Output[str]:
+def keepers(generation: int) -> dict[str, str] | None:
+    """pulumi-random's keepers for a rotation generation: a new generation replaces the value.
+
+    Generation 0 has none, so secrets generated before rotation existed keep their values.
+    """
+    return {"rotation": str(generation)} if generation else None
+
+
+def password(
+    name: str, opts: pulumi.ResourceOptions | None = None, length: int = 32, generation: int = 0
+) -> pulumi.Output[str]:
     """A strong password that needs no escaping in connection URLs or config files."""
     return random.RandomPassword(
         name,
@@ -25,6 +35,7 @@ def password(name: str, opts: pulumi.ResourceOptions | None = None, length: int 
         min_lower=2,
         min_upper=2,
         min_numeric=2,
+        keepers=keepers(generation),
         opts=opts,
     ).result
 
@@ -35,10 +46,16 @@ def fernet_key_from_base64(standard_b64: str) -> str:
 
 
 def fernet_key(name: str, opts: pulumi.ResourceOptions | None = None) -> pulumi.Output[str]:
-    """A valid Airflow Fernet key: 32 random bytes, url-safe base64 WITH padding (44 chars)."""
+    """A valid Airflow Fernet key: 32 random bytes, url-safe base64 WITH padding (44 chars).
+
+    Rotation makes a new key under a new name (the old one must stay readable while
+    Airflow re-encrypts), so Fernet keys take no generation.
+    """
     return random.RandomBytes(name, length=32, opts=opts).base64.apply(fernet_key_from_base64)
 
 
-def hex_secret(name: str, num_bytes: int, opts: pulumi.ResourceOptions | None = None) -> pulumi.Output[str]:
+def hex_secret(
+    name: str, num_bytes: int, opts: pulumi.ResourceOptions | None = None, generation: int = 0
+) -> pulumi.Output[str]:
     """``num_bytes`` random bytes as hex (2 characters per byte)."""
-    return random.RandomBytes(name, length=num_bytes, opts=opts).hex
+    return random.RandomBytes(name, length=num_bytes, keepers=keepers(generation), opts=opts).hex

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_docker as docker
 
-from config.models import Limits
+from config.models import Limits, Rotation
 
 LABEL_PREFIX = "org.mlplatform"
 LABEL_PROJECT = f"{LABEL_PREFIX}.project"
@@ -161,6 +161,8 @@ class StackContext:
     wait_timeout_s: int
     deploy_id: str
     """Unique per program run; the replacement trigger of jobs that re-run on every deploy."""
+    rotation: Rotation = Rotation()
+    """Generations of the generated secrets (``rotation`` in the stack config)."""
     env_cache: EnvCache = field(default_factory=dict, compare=False, repr=False)
     """``KEY=value`` Outputs shared by containers with the same setting (N workers cost ~1)."""
     services: dict[str, str] = field(default_factory=dict, compare=False, repr=False)

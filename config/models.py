@@ -157,6 +157,31 @@ class Airbyte(_Model):
     """Limits for each Airbyte container."""
 
 
+class Rotation(_Model):
+    """Generations of the generated secrets: raising one replaces those secrets on the next deploy
+    (`make rotate` does it, and re-asserts everything with the new values)."""
+
+    database: int = Field(default=0, ge=0)
+    """The PostgreSQL superuser's and every role's password."""
+    logins: int = Field(default=0, ge=0)
+    """Every generated login: the Airflow, MLflow and Grafana admins and the platform's service users."""
+    airflow_keys: int = Field(default=0, ge=0)
+    """Airflow's API secret key and JWT secret (signs sessions and task tokens)."""
+    redis: int = Field(default=0, ge=0)
+    """The Celery broker's password."""
+    fernet: int = Field(default=0, ge=0)
+    """Airflow's Fernet key (encrypts connections and variables)."""
+    fernet_previous: int | None = Field(default=None, ge=0)
+    """A Fernet generation still accepted for decryption while Airflow re-encrypts with the new one."""
+
+    @model_validator(mode="after")
+    def _previous_is_older(self) -> Rotation:
+        if self.fernet_previous is not None and self.fernet_previous >= self.fernet:
+            raise cross_field_error([f"fernet_previous: must be older than fernet ({self.fernet}), "
+                                     f"got {self.fernet_previous}"])
+        return self
+
+
 class PlatformConfig(_Model):
     """The whole platform for one environment (one Pulumi stack)."""
 
@@ -179,6 +204,8 @@ class PlatformConfig(_Model):
     airflow: Airflow = Airflow()
     grafana: Grafana = Grafana()
     airbyte: Airbyte = Airbyte()
+    rotation: Rotation = Rotation()
+    """Secret generations (`make rotate`)."""
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:

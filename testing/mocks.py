@@ -24,7 +24,7 @@ import json
 import os
 import secrets
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +99,11 @@ def _random_password(inputs: Mapping[str, Any]) -> str:
     chars += [secrets.choice(alphabet) for _ in range(length - len(chars))]
     secrets.SystemRandom().shuffle(chars)
     return "".join(chars)
+
+
+def _keepers(inputs: Mapping[str, Any]) -> str:
+    keepers = inputs.get("keepers")
+    return "" if not keepers else json.dumps(keepers, sort_keys=True)
 
 
 def _content_digest(inputs: Mapping[str, Any]) -> str:
@@ -197,6 +202,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.preview = preview
         self.job_exit_codes = dict(job_exit_codes or {})
 
+    def _kept(self, key: str, inputs: Mapping[str, Any], generate: Callable[[], str]) -> str:
+        """The value kept in state under ``key``; new keepers replace it with a new one, as pulumi-random does."""
+        keepers = _keepers(inputs)
+        if key not in self.state or self.state.get(f"keepers/{key}", "") != keepers:
+            self.state[key] = generate()
+            if keepers:
+                self.state[f"keepers/{key}"] = keepers
+            else:
+                self.state.pop(f"keepers/{key}", None)
+        return str(self.state[key])
+
     def _secret(self, value: str) -> dict[str, Any]:
         self.generated_secrets.append(value)
         return {SPECIAL_SIG: SECRET_SIG, "value": value}
@@ -213,12 +229,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return self._preview_outputs(typ, inputs)
         out = dict(inputs)
         if typ == RANDOM_PASSWORD:
-            value = self.state.setdefault(f"password/{name}", _random_password(inputs))
+            value = self._kept(f"password/{name}", inputs, lambda: _random_password(inputs))
             bcrypt_hash = {SPECIAL_SIG: SECRET_SIG, "value": "$2a$10$" + _hex(27)[:53]}
             out.update(result=self._secret(value), bcryptHash=bcrypt_hash)
             return _hex(8), out
         if typ == RANDOM_BYTES:
-            raw = bytes.fromhex(self.state.setdefault(f"bytes/{name}", os.urandom(int(inputs["length"])).hex()))
+            raw = bytes.fromhex(self._kept(f"bytes/{name}", inputs, lambda: os.urandom(int(inputs["length"])).hex()))
             out.update(base64=self._secret(base64.b64encode(raw).decode()), hex=self._secret(raw.hex()))
             return _hex(8), out
         if typ == REMOTE_IMAGE:

@@ -85,6 +85,12 @@ LOCKS: tuple[Lock, ...] = (
         ),
         purpose="the test venv, the Airflow and MLflow images and the e2e stand-ins",
     ),
+    Lock(
+        path="e2e/mlflow-previous/constraints.txt",
+        pins="e2e/mlflow-previous/constraints.in",
+        inputs=("images/mlflow/requirements.txt",),
+        purpose="the MLflow image at the previous MLflow release (the e2e upgrade drill)",
+    ),
 )
 
 

@@ -79,7 +79,8 @@ class Airbyte(PlatformComponent):
             for kind in ("workspace", "local", "data")
         }
         self.basic_auth_username = BASIC_AUTH_USERNAME
-        self.basic_auth_password = secrets.password(self.child_name("basic-auth"), child)
+        self.basic_auth_password = secrets.password(self.child_name("basic-auth"), child,
+                                                    generation=ctx.rotation.logins)
         self.url = ctx.browser_url(args.config.port)
         self.api_url = ctx.browser_url(args.config.api_port, PUBLIC_API_PATH)
         self.internal_api_url = INTERNAL_API_URL

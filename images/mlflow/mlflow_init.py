@@ -11,6 +11,9 @@
 database URI, password included, is read from a file and never on a command line):
 MLflow refuses to start on a schema older than its version.
 
+``check`` says whether the schema is at this MLflow's version (exit 3 if not), without
+changing it: `make doctor` asks the running server's image.
+
 ``users``: each user is created, or gets the generated password back (the server only
 sets the admin's password when it first creates it, so a redeploy with new secrets
 would lock the platform out), and the admin flag it should have. Passwords are read from files,
@@ -91,11 +94,31 @@ def upgrade(uri_file: Path) -> None:
     print("mlflow-init: tracking schema is at MLflow's version")
 
 
+def check(uri_file: Path) -> int:
+    """0 if the tracking schema is at this MLflow's head revision; 3 (and what to do) if it is not."""
+    import mlflow
+    from mlflow.store.db.utils import _get_latest_schema_revision, _get_schema_version
+    from sqlalchemy import create_engine
+
+    engine = create_engine(uri_file.read_text().strip())
+    try:
+        current, head = _get_schema_version(engine), _get_latest_schema_revision()
+    finally:
+        engine.dispose()
+    if current == head:
+        print(f"mlflow-init: tracking schema {current} is MLflow {mlflow.__version__}'s")
+        return 0
+    print(f"mlflow-init: tracking schema {current}, MLflow {mlflow.__version__} expects {head}")
+    return 3
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     steps = parser.add_subparsers(dest="step", required=True)
     upgrade_step = steps.add_parser("upgrade", help="migrate the tracking schema")
     upgrade_step.add_argument("--uri-file", required=True, type=Path)
+    check_step = steps.add_parser("check", help="is the tracking schema at this MLflow's version? (exit 3 if not)")
+    check_step.add_argument("--uri-file", required=True, type=Path)
     users_step = steps.add_parser("users", help="create or re-assert the basic-auth users")
     users_step.add_argument("--user", action="append", default=[], help="name:password_file:admin|user")
     users_step.add_argument("--grant", action="append", default=[], help="user:experiment|registered_model:name")
@@ -104,6 +127,8 @@ def main(argv: list[str]) -> int:
     if args.step == "upgrade":
         upgrade(args.uri_file)
         return 0
+    if args.step == "check":
+        return check(args.uri_file)
     config = read_auth_config()
     store = SqlAlchemyStore()
     store.init_db(config.database_uri)  # creates or migrates the auth schema

@@ -23,6 +23,9 @@ INVALID = [
     ({"mlflow": {"workers": "many"}}, "platform.mlflow.workers: input should be a valid integer"),
     ({"images": {"extra_ca_bundle": "/no/such/ca.pem"}}, "platform.images.extra_ca_bundle: file not found"),
     ({"airbyte": {"connection_id": "not-a-uuid"}}, "platform.airbyte.connection_id: string should match pattern"),
+    ({"rotation": {"fernet": 1, "fernet_previous": 1}},
+     "platform.rotation.fernet_previous: must be older than fernet (1), got 1"),
+    ({"rotation": {"logins": -1}}, "platform.rotation.logins: input should be greater than or equal to 0"),
 ]
 
 

@@ -25,7 +25,9 @@ import pytest
 import requests
 from mlflow.tracking import MlflowClient
 
-from e2e.realise import BUILD_DIR, SHAPES, down, realise, stack_name, stack_state
+from e2e.realise import BUILD_DIR, SHAPES, down, e2e_config, realise, stack_name, stack_state
+from ops.stack import StackHandle, from_run
+from testing.labels import E2E_LABEL
 from testing.program import ProgramRun
 from testing.realiser import Realisation, engine, labelled
 
@@ -43,6 +45,8 @@ class Stack:
     figures: dict = field(default_factory=dict)
     deploy_command_lines: Any = None
     """The CommandLineSampler that watched the deploy."""
+    overrides: dict = field(default_factory=dict)
+    """Config sections the drills changed; they stay, as an edited stack file does."""
 
     @property
     def name(self) -> str:
@@ -128,9 +132,22 @@ class Stack:
                                 user=reader["username"], password=reader["password"], connect_timeout=10)
 
     def redeploy(self, refresh: bool = False, **sections: Any) -> Realisation:
-        """`pulumi up` again over the same state (``refresh``: `pulumi up --refresh`), config sections overridden."""
-        self.run, self.realisation = realise(self.client, self.shape, refresh=refresh, **sections)
+        """`pulumi up` again over the same state (``refresh``: `pulumi up --refresh`), config sections changed
+        for this deploy and the next ones."""
+        self.overrides.update(sections)
+        self.run, self.realisation = realise(self.client, self.shape, refresh=refresh, **self.overrides)
         return self.realisation
+
+    @property
+    def left_out(self) -> frozenset[str]:
+        """Services whose image this engine cannot have (see e2e/realise.py)."""
+        return frozenset(key.split("/", 1)[1] for key, action in self.realisation.actions.items()
+                         if key.startswith("Container/") and action == "left-out")
+
+    def handle(self, run: ProgramRun | None = None) -> StackHandle:
+        """The stack as the day-2 commands (ops/) see it; ``run``: the program as declared with other config."""
+        return from_run(run or self.run, self.name, self.client, e2e_config(self.shape, **self.overrides),
+                        self.left_out, {E2E_LABEL: "true"})
 
 
 #: Figures by shape, plus ``both`` for what concerns every shape; written to REPORT at the end.

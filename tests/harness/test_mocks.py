@@ -63,3 +63,18 @@ def test_a_preview_sends_unknown_inputs_onward():
     run = declare_component(build, preview=True)
     assert is_unknown(run.container("job").inputs["image"])
 
+
+
+def test_new_keepers_replace_a_generated_value_and_going_back_never_restores_the_old_one():
+    """pulumi-random replaces a value whose keepers change; the replaced value is gone for good."""
+    from testing.program import run_program, stack_config, with_overrides
+
+    state: dict = {}
+
+    def admin_password(logins: int) -> str:
+        config = with_overrides(stack_config("dev"), rotation={"logins": logins})
+        return str(run_program("dev", config, state=state).value("credentials")["airflow"]["password"])
+
+    first, again, rotated, back = admin_password(0), admin_password(0), admin_password(1), admin_password(0)
+    assert first == again
+    assert len({first, rotated, back}) == 3

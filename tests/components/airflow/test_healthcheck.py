@@ -22,7 +22,9 @@ def airflow_db(postgres_server, tmp_path):
     url = (f"postgresql+psycopg2://{postgres_server.superuser}:{postgres_server.password}"
            f"@{postgres_server.host}:{postgres_server.port}/postgres")
     (tmp_path / "conn").write_text(url)
-    return postgres_server, {**os.environ, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD": f"cat {tmp_path / 'conn'}",
+    # Only the *_CMD form, as in the containers (an in-process Airflow import may have set the plain one).
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__DATABASE__")}
+    return postgres_server, {**inherited, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD": f"cat {tmp_path / 'conn'}",
                              "HOSTNAME": "airflow-triggerer"}
 
 

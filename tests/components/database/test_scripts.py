@@ -62,7 +62,7 @@ def test_bootstrap_runs_with_the_superuser_password_from_its_file_not_the_comman
     process = box.start(ENTRYPOINT, _env(), args=("postgres",))
     _wait_for(box.path(MARKER))
     process.send_signal(signal.SIGTERM)
-    process.wait(timeout=10)
+    process.wait(timeout=60)
     [bootstrap] = box.calls("psql")
     assert bootstrap.env["PGPASSWORD"] == PASSWORDS["postgres-password"]
     assert str(box.path("/mlplatform/bootstrap.sql")) in bootstrap.argv
@@ -73,7 +73,7 @@ def test_the_server_gets_the_containers_arguments(box):
     process = box.start(ENTRYPOINT, _env(), args=("postgres", "-c", "max_connections=50"))
     _wait_for(box.path(MARKER))
     process.send_signal(signal.SIGTERM)
-    process.wait(timeout=10)
+    process.wait(timeout=60)
     assert box.calls("docker-entrypoint.sh")[0].argv == ["postgres", "-c", "max_connections=50"]
 
 
@@ -82,7 +82,7 @@ def test_the_stop_signal_reaches_the_server_as_sent_and_it_shuts_down_cleanly(bo
     process = box.start(ENTRYPOINT, _env(), args=("postgres",))
     _wait_for(box.path(MARKER))
     process.send_signal(stop)
-    assert process.wait(timeout=10) == 0
+    assert process.wait(timeout=60) == 0
     assert box.path("/tmp/server-stopped").read_text().strip() == f"stopped-by-{stop.name.removeprefix('SIG')}"
 
 

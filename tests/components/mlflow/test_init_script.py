@@ -57,6 +57,19 @@ def test_upgrade_creates_the_tracking_schema_from_the_uri_file(stores):
     assert MlflowClient(tracking_uri=stores["tracking"]).search_experiments()
 
 
+def test_check_passes_on_an_upgraded_schema_and_names_both_revisions_on_an_older_one(stores):
+    uri = str(stores["dir"] / "uri")
+    assert _run(stores, "upgrade", "--uri-file", uri).returncode == 0
+    current = _run(stores, "check", "--uri-file", uri)
+    assert current.returncode == 0, current.stderr
+    import sqlite3
+
+    with sqlite3.connect(stores["dir"] / "tracking.db") as db:  # as if an older MLflow had left it
+        db.execute("UPDATE alembic_version SET version_num = '0584bdc529eb'")
+    behind = _run(stores, "check", "--uri-file", uri)
+    assert behind.returncode == 3 and "tracking schema 0584bdc529eb" in behind.stdout and "expects" in behind.stdout
+
+
 def test_a_failed_upgrade_fails_the_job(stores):
     (stores["dir"] / "uri").write_text("postgresql+psycopg2://nobody@127.0.0.1:1/none")
     assert _run(stores, "upgrade", "--uri-file", str(stores["dir"] / "uri")).returncode != 0

@@ -110,7 +110,12 @@ def test_the_async_driver_without_prepared_statements_survives_transaction_pooli
     async def main() -> list[int]:
         return await asyncio.gather(*(worker(1000 * n) for n in range(6)))
 
-    assert asyncio.run(main()) == [0] * 6
+    # A loop of its own: asyncio.run would leave the thread without the loop Pulumi's mocks use.
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop.run_until_complete(main()) == [0] * 6
+    finally:
+        loop.close()
 
 
 def test_the_health_check_command_passes_against_the_running_pooler(pooler):

@@ -1,0 +1,1 @@
+"""Day-2 operations on a deployed stack: backup, restore, rotate, doctor, status (`python -m ops --help`)."""
