@@ -454,6 +454,8 @@ class AirflowCluster(PlatformComponent):
     """Secret."""
     init_succeeded: pulumi.Output[bool]
     """Resolves only when the init job exited 0 (fails the deploy otherwise)."""
+    data_volume: pulumi.Input[str]
+    """The data volume the DAGs write data sets and batch scores to (the model app mounts it read-only)."""
     services: dict[str, docker.Container]
 
     def __init__(self, name: str, args: AirflowClusterArgs, opts: pulumi.ResourceOptions | None = None):
@@ -507,6 +509,7 @@ class AirflowCluster(PlatformComponent):
             data=volume("data").name,
             dags_host_path=str(REPO_ROOT / "dags") if config.dags == "mount" else None,
         )
+        self.data_volume = volumes.data
         wiring = dataclasses.replace(
             args.wiring, jwt_issuer=f"{ctx.project}-{ctx.stack}", browser_url=ctx.browser_url(config.port)
         )

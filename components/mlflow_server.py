@@ -1,8 +1,12 @@
 """MLflow tracking server and model registry.
 
 Backend store on the platform's PostgreSQL, artifacts served through the
-server (``--serve-artifacts``) onto a named volume, so clients need no shared
-volume and no cloud credentials. Host-header validation (MLflow >= 3.5) is
+server (``--serve-artifacts``) onto a named volume or into an S3 bucket (the
+stack's object store or an existing one), so clients need no shared volume and
+no store credentials. With S3 the server holds the key (a credentials file of
+the mlflow user) and, through the image's artifact plugin
+(images/mlflow/mlplatform_artifacts.py), never hands out presigned store URLs:
+every client's download stays proxied. Host-header validation (MLflow >= 3.5) is
 configured from the server's own network alias and published endpoint, so
 other containers and the browser both get through.
 """
@@ -133,8 +137,56 @@ ADMIN_PASSWORD_FILE = "mlflow-admin-password"
 INIT_SCRIPT_PATH = "/opt/mlflow/mlplatform/mlflow_init.py"
 
 
+S3_CREDENTIALS_FILE = "mlflow-s3-credentials"
+
+
 def user_password_file(username: str) -> str:
     return f"mlflow-{username}-password"
+
+
+@dataclass(frozen=True)
+class S3Artifacts:
+    """Artifacts in an S3 bucket (``mlflow.artifacts``: ``object_store`` or ``external``)."""
+
+    endpoint_url: str
+    """S3 API the server talks to (e.g. http://objectstore:3900)."""
+    bucket: str
+    prefix: str
+    """Key prefix under the bucket ("" for the bucket's root)."""
+    region: str
+    access_key_id: pulumi.Input[str]
+    secret_access_key: pulumi.Input[str]
+    depends_on: Sequence[pulumi.Resource] = ()
+    """What must be ready first (the store's init job: bucket and key)."""
+
+    @property
+    def destination(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+
+
+def s3_credentials(artifacts: S3Artifacts) -> pulumi.Output[str]:
+    """An AWS shared credentials file (boto3 reads it through AWS_SHARED_CREDENTIALS_FILE)."""
+    return pulumi.Output.secret(
+        pulumi.Output.concat(
+            "[default]\naws_access_key_id = ", artifacts.access_key_id,
+            "\naws_secret_access_key = ", artifacts.secret_access_key, "\n",
+        )
+    )
+
+
+def s3_env(artifacts: S3Artifacts) -> dict[str, str]:
+    """Where boto3 finds the store and the key: no key in the env, only the path of the file."""
+    return {
+        "MLFLOW_ARTIFACTS_DESTINATION": artifacts.destination,
+        "MLFLOW_S3_ENDPOINT_URL": artifacts.endpoint_url,
+        "AWS_DEFAULT_REGION": artifacts.region,
+        "AWS_SHARED_CREDENTIALS_FILE": secret_path(S3_CREDENTIALS_FILE),
+        # Nothing else of boto3's chain: no config file, no instance metadata service.
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        # Path-style requests (http://store:port/bucket/key): S3-compatible stores need no DNS per bucket.
+        "MLFLOW_BOTO_CLIENT_ADDRESSING_STYLE": "path",
+    }
 
 
 def _server_env(service: str, config: MLflowConfig, public_host: str) -> dict[str, str]:
@@ -156,8 +208,9 @@ def mlflow_spec(
     config: MLflowConfig,
     public_host: str,
     backend_store_uri: pulumi.Input[str],
-    artifacts_volume: pulumi.Input[str],
+    artifacts_volume: pulumi.Input[str] | None,
     auth: AuthSettings | None = None,
+    s3: S3Artifacts | None = None,
 ) -> ContainerSpec:
     """The tracking server container.
 
@@ -169,6 +222,14 @@ def mlflow_spec(
     env = _server_env(service, config, public_host)
     files: dict[str, pulumi.Input[str]] = {BACKEND_URI_FILE: backend_store_uri}
     uploads: tuple[Upload, ...] = ()
+    volumes: tuple[VolumeMount, ...] = ()
+    if s3 is not None:
+        env.update(s3_env(s3))
+        files[S3_CREDENTIALS_FILE] = s3_credentials(s3)
+    elif artifacts_volume is not None:
+        volumes = (VolumeMount(container_path=ARTIFACTS_DIR, volume=artifacts_volume),)
+    else:
+        raise ValueError(f"{service}: artifacts need a volume or an S3 bucket")
     if auth is not None:
         args += ["--app-name", "basic-auth"]
         env["MLFLOW_AUTH_CONFIG_PATH"] = AUTH_CONFIG_PATH
@@ -190,7 +251,7 @@ def mlflow_spec(
         healthcheck=HEALTHCHECK,
         internal_port=PORT,
         host_port=config.port,
-        volumes=(VolumeMount(container_path=ARTIFACTS_DIR, volume=artifacts_volume),),
+        volumes=volumes,
         uploads=uploads,
         limits=config.limits,
         # `mlflow server` forwards SIGTERM to its uvicorn workers, which finish their requests.
@@ -259,6 +320,8 @@ class MLflowServerArgs:
     """The ``mlflow`` role's connection (backend store, and auth database when auth is on)."""
     protect_data: bool = False
     """Protect the artifacts volume from deletion."""
+    s3_artifacts: S3Artifacts | None = None
+    """Keep artifacts in this S3 bucket instead of a volume (no volume is declared then)."""
     client_users: Sequence[ClientUser] = ()
     """Non-admin users to create when auth is on (each gets a generated password)."""
     depends_on: Sequence[pulumi.Resource] = ()
@@ -283,6 +346,8 @@ class MLflowServer(PlatformComponent):
     """Generated passwords of the client users, by name (empty when auth is off)."""
     init_succeeded: pulumi.Output[bool]
     """Resolves only when the init job (schema upgrade, users) exited 0 (fails the deploy otherwise)."""
+    artifacts_destination: str
+    """Where the server keeps artifacts: a directory of its volume, or s3://bucket/prefix."""
     container: docker.Container
 
     def __init__(self, name: str, args: MLflowServerArgs, opts: pulumi.ResourceOptions | None = None):
@@ -297,7 +362,10 @@ class MLflowServer(PlatformComponent):
             build_args={"PYTHON_BASE": args.python_base_image},
             opts=child,
         )
-        volume = data_volume(self.child_name("artifacts"), name, ctx, self, args.protect_data)
+        s3 = args.s3_artifacts
+        # With S3 no volume is declared: a protected one from an earlier deploy stops the update until it is
+        # moved (docs/object-store.md), instead of leaving old runs pointing at artifacts the bucket lacks.
+        volume = None if s3 else data_volume(self.child_name("artifacts"), name, ctx, self, args.protect_data)
         auth = None
         self.admin_username, self.admin_password, self.user_passwords = None, None, {}
         if config.auth:
@@ -321,8 +389,11 @@ class MLflowServer(PlatformComponent):
             self.child_opts(depends_on=list(args.depends_on)),
         )
         self.init_succeeded = job_succeeded(init, self.child_name("init"))
-        spec = mlflow_spec(name, image.image_id, config, ctx.public_host, backend_uri, volume.name, auth)
-        self.container = declare_container(spec, ctx, self.child_opts(depends_on=[*args.depends_on, init]))
+        spec = mlflow_spec(name, image.image_id, config, ctx.public_host, backend_uri,
+                           volume.name if volume else None, auth, s3)
+        store = list(s3.depends_on) if s3 else []
+        self.container = declare_container(spec, ctx, self.child_opts(depends_on=[*args.depends_on, *store, init]))
+        self.artifacts_destination = s3.destination if s3 else ARTIFACTS_DIR
         self.url = ctx.browser_url(config.port)
         self.tracking_uri = tracking_uri(name)
         self.register_outputs({"url": self.url, "tracking_uri": self.tracking_uri, "container": self.container.name,

@@ -13,14 +13,24 @@ from components.airflow_cluster import AirflowCluster, AirflowClusterArgs, Airfl
 from components.database import Consumer, Database, DatabaseArgs, ReadOnlyAccess
 from components.grafana import Grafana, GrafanaArgs
 from components.images import stage_ca_bundle
-from components.mlflow_server import AUTH_DATABASE, ClientUser, MLflowServer, MLflowServerArgs
+from components.mlflow_server import AUTH_DATABASE, ClientUser, MLflowServer, MLflowServerArgs, S3Artifacts
+from components.model_app import ModelApp, ModelAppArgs
+from components.model_server import ModelServer, ModelServerArgs, RegistryLogin
+from components.object_store import ObjectStore, ObjectStoreArgs
 from components.pipelines import pipeline_names
 from components.pooler import Pooler, PoolerArgs
 from components.service import LABEL_PROJECT, LABEL_STACK, StackContext
+from config.loader import external_artifacts_credentials
 from config.models import PlatformConfig
 
 #: The MLflow user Airflow's DAGs log in as (MLflow auth on): not the admin.
 PIPELINES_MLFLOW_USER = "airflow"
+#: The MLflow users the model server and the model app read the registry as (MLflow auth on): read-only.
+MODEL_SERVER_MLFLOW_USER = "modelserver"
+MODEL_APP_MLFLOW_USER = "modelapp"
+#: Where MLflow's artifacts go in the stack's object store bucket.
+OBJECT_STORE_PREFIX = "artifacts"
+CHAMPION_ALIAS = "champion"
 #: The dashboards' read-only role on MLflow's database.
 MLFLOW_READER = ReadOnlyAccess(role="mlflow_reader", database="mlflow", owner="mlflow")
 
@@ -32,6 +42,31 @@ def database_consumers(config: PlatformConfig) -> list[Consumer]:
     if config.airbyte.enabled:
         consumers += airbyte_consumers()
     return consumers
+
+
+def mlflow_client_users(config: PlatformConfig) -> list[ClientUser]:
+    """Non-admin MLflow users: the pipelines' (EDIT on their experiments and model), and read-only ones for the
+    model server and the app (MLflow's default permission is READ)."""
+    names = pipeline_names()
+    users = [ClientUser(PIPELINES_MLFLOW_USER, names.experiments, names.registered_models)]
+    if config.model_server.enabled:
+        users.append(ClientUser(MODEL_SERVER_MLFLOW_USER))
+    if config.model_app.enabled:
+        users.append(ClientUser(MODEL_APP_MLFLOW_USER))
+    return users
+
+
+def s3_artifacts(config: PlatformConfig, store: ObjectStore | None) -> S3Artifacts | None:
+    """Where MLflow keeps artifacts when not on its volume: the stack's store, or an existing bucket."""
+    if config.mlflow.artifacts == "object_store":
+        assert store is not None  # the config refuses object_store artifacts without the store
+        return S3Artifacts(store.internal_url, store.bucket, OBJECT_STORE_PREFIX, store.region,
+                           store.mlflow_access_key_id, store.mlflow_secret_access_key, depends_on=[store.init])
+    external = config.mlflow.external_artifacts
+    if config.mlflow.artifacts == "external" and external is not None:
+        key_id, secret = external_artifacts_credentials()
+        return S3Artifacts(external.endpoint_url, external.bucket, external.prefix, external.region, key_id, secret)
+    return None
 
 
 @dataclass
@@ -98,6 +133,26 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
     )
     platform.login("dashboards_reader", MLFLOW_READER.role, database.connections[MLFLOW_READER.role].password)
 
+    store = None
+    if config.object_store.enabled:
+        store = ObjectStore(
+            ObjectStore.DEFAULT_NAME,
+            ObjectStoreArgs(
+                config=config.object_store,
+                image=config.images.object_store,
+                python_image=config.images.python_base,
+                context=ctx,
+                protect_data=config.protect_data,
+            ),
+        )
+        platform.expose("object_store", store.url, store.internal_url, bucket=store.bucket, region=store.region)
+        platform.credentials["object_store"] = {
+            "admin_token": store.admin_token,
+            "mlflow_access_key_id": store.mlflow_access_key_id,
+            "mlflow_secret_access_key": store.mlflow_secret_access_key,
+        }
+        platform.checks["object_store_init_succeeded"] = store.init_succeeded
+
     names = pipeline_names()
     mlflow = MLflowServer(
         MLflowServer.DEFAULT_NAME,
@@ -107,7 +162,8 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
             context=ctx,
             database=database.connections["mlflow"],
             protect_data=config.protect_data,
-            client_users=[ClientUser(PIPELINES_MLFLOW_USER, names.experiments, names.registered_models)],
+            s3_artifacts=s3_artifacts(config, store),
+            client_users=mlflow_client_users(config),
             depends_on=[database.container],
         ),
     )
@@ -194,4 +250,40 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
         "airflow", airflow.url, airflow.internal_url, login=(airflow.admin_username, airflow.admin_password)
     )
     platform.checks["airflow_init_succeeded"] = airflow.init_succeeded
+
+    def registry_login(user: str) -> RegistryLogin | None:
+        return RegistryLogin(user, mlflow.user_passwords[user]) if user in mlflow.user_passwords else None
+
+    if config.model_server.enabled:
+        model_server = ModelServer(
+            ModelServer.DEFAULT_NAME,
+            ModelServerArgs(
+                config=config.model_server,
+                python_base_image=config.images.python_base,
+                context=ctx,
+                tracking_uri=mlflow.tracking_uri,
+                model_name=names.registered_models[0],
+                alias=CHAMPION_ALIAS,
+                login=registry_login(MODEL_SERVER_MLFLOW_USER),
+                depends_on=[mlflow.container],
+            ),
+        )
+        platform.expose("model_server", model_server.url, model_server.internal_url)
+        if config.model_app.enabled:
+            app = ModelApp(
+                ModelApp.DEFAULT_NAME,
+                ModelAppArgs(
+                    config=config.model_app,
+                    python_base_image=config.images.python_base,
+                    context=ctx,
+                    tracking_uri=mlflow.tracking_uri,
+                    model_server_url=model_server.internal_url,
+                    model_name=names.registered_models[0],
+                    scores_volume=airflow.data_volume,
+                    alias=CHAMPION_ALIAS,
+                    login=registry_login(MODEL_APP_MLFLOW_USER),
+                    depends_on=[model_server.container],
+                ),
+            )
+            platform.expose("model_app", app.url, app.internal_url)
     return platform

@@ -89,6 +89,28 @@ def parse_platform(raw: Any, stack: str) -> PlatformConfig:
         raise ConfigError(problems) from None
 
 
+#: Secret config (``pulumi config set --secret mlplatform:<key>``) of an existing S3 bucket for MLflow's artifacts.
+EXTERNAL_ARTIFACTS_KEYS = ("artifactsAccessKeyId", "artifactsSecretAccessKey")
+
+
+def external_artifacts_credentials(
+    config: pulumi.Config | None = None,
+) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+    """(access key id, secret access key) for ``mlflow.artifacts: external``, from secret config."""
+    config = config or pulumi.Config(CONFIG_NAMESPACE)
+    values = [config.get_secret(key) for key in EXTERNAL_ARTIFACTS_KEYS]
+    missing = [key for key, value in zip(EXTERNAL_ARTIFACTS_KEYS, values, strict=True) if value is None]
+    if missing:
+        raise ConfigError([
+            f"{CONFIG_KEY}.mlflow.artifacts: external needs the secret config {CONFIG_NAMESPACE}:{key} "
+            f"(`pulumi config set --secret {CONFIG_NAMESPACE}:{key} <value>`)"
+            for key in missing
+        ])
+    key_id, secret = values
+    assert key_id is not None and secret is not None
+    return key_id, secret
+
+
 def load_platform(config: pulumi.Config | None = None) -> PlatformConfig:
     """Read ``mlplatform:platform`` from the current stack and validate it."""
     config = config or pulumi.Config(CONFIG_NAMESPACE)

@@ -16,12 +16,14 @@ from config.types import (
     MAX_CPUS,
     MAX_MEMORY_MB,
     MIN_CPUS,
+    BucketName,
     Executor,
     HostAndPort,
     HostName,
     IPAddress,
     PinnedImage,
     Port,
+    S3Endpoint,
     cross_field_error,
     parse_address,
     shown,
@@ -63,6 +65,8 @@ class Images(_Model):
     """Python image the platform's MLflow image is derived from."""
     grafana: PinnedImage = DEFAULT_IMAGES["grafana"]
     """Grafana image."""
+    object_store: PinnedImage = DEFAULT_IMAGES["object_store"]
+    """S3-compatible object store image (Garage)."""
     extra_ca_bundle: Path | None = None
     """PEM file of extra CA certificates trusted by pip during image builds (TLS-intercepting proxies)."""
 
@@ -95,6 +99,39 @@ class Database(_Model):
     """Container limits."""
 
 
+class ObjectStore(_Model):
+    """S3-compatible object store (Garage, config/versions.py) holding MLflow's artifacts."""
+
+    enabled: bool = False
+    """Deploy the object store (on in staging and prod)."""
+    bucket: BucketName = "mlflow-artifacts"
+    """Bucket MLflow's artifacts go to (created by the init job, MLflow's key limited to it)."""
+    capacity_gb: int = Field(default=100, ge=1, le=1_000_000)
+    """Capacity given to the node in the store's layout (GB); a share of the disk, not a quota."""
+    port: Port | None = None
+    """Publish the S3 API (signed requests only) on this host port; unset keeps it inside the network. The
+    store has no web console: manage it with its CLI in the container (docs/object-store.md)."""
+    limits: Limits = Limits()
+    """Container limits."""
+
+
+class ExternalArtifacts(_Model):
+    """An existing S3 endpoint and bucket for MLflow's artifacts (``mlflow.artifacts: external``).
+
+    The key comes from secret config: ``pulumi config set --secret mlplatform:artifactsAccessKeyId ...`` and
+    ``mlplatform:artifactsSecretAccessKey``.
+    """
+
+    endpoint_url: S3Endpoint
+    """S3 API URL, e.g. https://s3.example.com (http only inside a trusted network)."""
+    bucket: BucketName
+    """Existing bucket; the key needs read, write, list and delete on it."""
+    prefix: str = Field(default="mlflow", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,200}$")
+    """Key prefix under the bucket (no leading slash)."""
+    region: str = Field(default="us-east-1", pattern=r"^[a-z0-9-]{1,40}$")
+    """Region the store signs requests for."""
+
+
 class MLflow(_Model):
     """MLflow tracking server and model registry."""
 
@@ -108,6 +145,11 @@ class MLflow(_Model):
     """MLflow 3's GenAI job runner (scorers, trace jobs): about 1.5 GB of worker processes; off unless used."""
     extra_allowed_hosts: list[HostAndPort] = []
     """Host names (optionally host:port) browsers use besides the bind address, e.g. a DNS name; no wildcard."""
+    artifacts: Literal["volume", "object_store", "external"] = "volume"
+    """Where artifacts live: a volume of the server, the stack's object store, or an existing S3 bucket.
+    The server proxies them in every mode (clients need no store credentials)."""
+    external_artifacts: ExternalArtifacts | None = None
+    """The existing S3 bucket (``artifacts: external`` only)."""
     limits: Limits = Limits()
     """Container limits."""
 
@@ -180,6 +222,28 @@ class Rotation(_Model):
             raise cross_field_error([f"fernet_previous: must be older than fernet ({self.fernet}), "
                                      f"got {self.fernet_previous}"])
         return self
+class ModelServer(_Model):
+    """REST scoring of the registered model's ``champion`` version, following the alias."""
+
+    enabled: bool = False
+    """Deploy the model server (on in staging and prod)."""
+    port: Port | None = 5001
+    """Host port of the scoring API (no auth: must be unset when expose is on); unset keeps it in the network."""
+    poll_seconds: int = Field(default=30, ge=5, le=3600)
+    """How often the alias is checked: a new champion is served within this plus its load time."""
+    limits: Limits = Limits()
+    """Container limits."""
+
+
+class ModelApp(_Model):
+    """Streamlit app over the champion, the latest batch scores and the model server."""
+
+    enabled: bool = False
+    """Deploy the app (needs model_server; on in staging and prod)."""
+    port: Port | None = 8501
+    """Host port of the app (no auth: must be unset when expose is on)."""
+    limits: Limits = Limits()
+    """Container limits."""
 
 
 class PlatformConfig(_Model):
@@ -206,6 +270,9 @@ class PlatformConfig(_Model):
     airbyte: Airbyte = Airbyte()
     rotation: Rotation = Rotation()
     """Secret generations (`make rotate`)."""
+    object_store: ObjectStore = ObjectStore()
+    model_server: ModelServer = ModelServer()
+    model_app: ModelApp = ModelApp()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:
@@ -224,9 +291,23 @@ class PlatformConfig(_Model):
             problems.append(
                 f"airflow.workers: only CeleryExecutor runs workers; LocalExecutor needs 1, got {self.airflow.workers}"
             )
+        problems += self._artifact_problems()
+        if self.model_app.enabled and not self.model_server.enabled:
+            problems.append("model_app.enabled: the app scores through the model server; "
+                            "set model_server.enabled: true")
         if problems:
             raise cross_field_error(problems)
         return self
+
+    def _artifact_problems(self) -> list[str]:
+        mode = self.mlflow.artifacts
+        if mode == "object_store" and not self.object_store.enabled:
+            return ["mlflow.artifacts: object_store needs object_store.enabled: true"]
+        if mode == "external" and self.mlflow.external_artifacts is None:
+            return ["mlflow.external_artifacts: required with artifacts: external (endpoint_url, bucket)"]
+        if mode != "external" and self.mlflow.external_artifacts is not None:
+            return [f"mlflow.external_artifacts: only used with artifacts: external (artifacts is {mode})"]
+        return []
 
     def _exposure_problems(self) -> list[str]:
         """Leaving loopback is an explicit choice, and then nothing published may be unauthenticated."""
@@ -245,6 +326,12 @@ class PlatformConfig(_Model):
             problems.append("database.port: must be unset when expose is on (PostgreSQL stays inside the network)")
         if not self.mlflow.auth:
             problems.append("mlflow.auth: must be true when expose is on (MLflow would be open to the network)")
+        if self.model_server.enabled and self.model_server.port is not None:
+            problems.append("model_server.port: must be unset when expose is on (the scoring API has no auth; it "
+                            "stays inside the network, where the app reaches it)")
+        if self.model_app.enabled and self.model_app.port is not None:
+            problems.append("model_app.port: must be unset when expose is on (the Streamlit app has no auth), or "
+                            "turn the app off")
         return problems
 
     def published_ports(self) -> dict[str, int]:
@@ -257,4 +344,10 @@ class PlatformConfig(_Model):
         if self.airbyte.enabled:
             ports["airbyte.port"] = self.airbyte.port
             ports["airbyte.api_port"] = self.airbyte.api_port
+        optional = {
+            "object_store.port": (self.object_store.enabled, self.object_store.port),
+            "model_server.port": (self.model_server.enabled, self.model_server.port),
+            "model_app.port": (self.model_app.enabled, self.model_app.port),
+        }
+        ports.update({key: port for key, (enabled, port) in optional.items() if enabled and port is not None})
         return ports

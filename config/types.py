@@ -113,7 +113,35 @@ def _check_public_host(value: str) -> str:
     return value
 
 
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+
+
+def _check_bucket(value: str) -> str:
+    """An S3 bucket name that works path-style and virtual-host style everywhere: no dots, no uppercase."""
+    if not _BUCKET.fullmatch(value):
+        raise ValueError(f"must be an S3 bucket name: 3-63 lowercase letters, digits and '-', got {shown(value)}")
+    return value
+
+
+def _check_s3_endpoint(value: str) -> str:
+    scheme, sep, rest = value.partition("://")
+    host = rest.rstrip("/")
+    ok = bool(sep) and scheme in ("http", "https") and "/" not in host and host != ""
+    if ok:
+        try:
+            name, port = _split_host_port(host)
+            ok = is_host_name(name) and (port is None or (port.isdigit() and 1 <= int(port) <= 65535))
+        except ValueError:
+            ok = False
+    if not ok:
+        raise ValueError(f"must be an http(s) URL of an S3 endpoint without a path, e.g. https://s3.example.com, "
+                         f"got {shown(value)}")
+    return value.rstrip("/")
+
+
 Port = Annotated[int, AfterValidator(_check_port)]
+BucketName = Annotated[str, AfterValidator(_check_bucket)]
+S3Endpoint = Annotated[str, AfterValidator(_check_s3_endpoint)]
 PinnedImage = Annotated[str, AfterValidator(_check_pinned)]
 IPAddress = Annotated[str, AfterValidator(_check_address)]
 HostAndPort = Annotated[str, AfterValidator(_check_host)]

@@ -37,6 +37,8 @@ DEFAULT_IMAGES = {
     "airflow_base": f"apache/airflow:{AIRFLOW_VERSION}-python{PYTHON_VERSION}",
     "python_base": f"python:{PYTHON_VERSION}.14-slim-bookworm",
     "grafana": "grafana/grafana:12.3.1",
+    # The object store (docs/object-store.md): Garage, not MinIO, whose community images are gone.
+    "object_store": "dxflrs/garage:v2.4.1",
 }
 
 #: The last Airbyte release with a Docker-native (compose) deployment; see docs/airbyte.md.

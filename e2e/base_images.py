@@ -85,6 +85,8 @@ STANDINS: tuple[Standin, ...] = (
     Standin("redis", "redis:7.4.6-bookworm"),
     Standin("python", "python:3.11.14-slim-bookworm"),
     Standin("airflow", "apache/airflow:3.3.2-python3.11", locked=True, needs_ca=True),
+    # The object store: moto's S3 behind Garage's interface (no Garage image can be had here).
+    Standin("garage", "dxflrs/garage:v2.4.1", locked=True, needs_ca=True),
 )
 
 # Files the build writes into a context; not part of the recipe hash.

@@ -48,7 +48,11 @@ def with_overrides(config: Mapping[str, Any], **sections: Any) -> dict[str, Any]
 
 def all_services_config() -> dict[str, Any]:
     """Prod's config with every optional service on: what the schema and preview checks cover."""
-    return with_overrides(stack_config("prod"), airbyte={"enabled": True}, grafana={"enabled": True})
+    return with_overrides(
+        stack_config("prod"), airbyte={"enabled": True}, grafana={"enabled": True},
+        object_store={"enabled": True, "port": 3900}, mlflow={"artifacts": "object_store"},
+        model_server={"enabled": True}, model_app={"enabled": True},
+    )
 
 
 @dataclass
@@ -98,10 +102,14 @@ def install_mocks(
     preview: bool = False,
     state: dict[str, Any] | None = None,
     job_exit_codes: Mapping[str, int] | None = None,
+    secret_config: Mapping[str, str] | None = None,
 ) -> RecordingMocks:
-    """Reset the runtime and install recording mocks with the given stack config."""
+    """Reset the runtime and install recording mocks with the given stack config (and ``mlplatform:<key>`` secrets,
+    as `pulumi config set --secret` leaves them)."""
     pulumi.runtime.reset_options(project=PROJECT, stack=stack, preview=preview)
-    pulumi.runtime.set_all_config({} if platform is None else {f"{PROJECT}:platform": json.dumps(platform)})
+    config = {} if platform is None else {f"{PROJECT}:platform": json.dumps(platform)}
+    secrets = {f"{PROJECT}:{key}": value for key, value in (secret_config or {}).items()}
+    pulumi.runtime.set_all_config({**config, **secrets}, list(secrets))
     mocks = RecordingMocks(state, preview=preview, job_exit_codes=job_exit_codes)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=RecordingMonitor(mocks))
     return mocks
@@ -132,13 +140,14 @@ def run_program(
     preview: bool = False,
     state: dict[str, Any] | None = None,
     job_exit_codes: Mapping[str, int] | None = None,
+    secret_config: Mapping[str, str] | None = None,
 ) -> ProgramRun:
     """Run ``__main__.py`` for ``stack``; ``platform`` replaces the stack file's config.
 
     ``state`` (mutated) keeps generated secrets across runs, as Pulumi state does.
     """
     config = stack_config(stack) if platform is None else platform
-    mocks = install_mocks(stack, config, preview, state, job_exit_codes)
+    mocks = install_mocks(stack, config, preview, state, job_exit_codes, secret_config)
     exports: dict[str, Any] = {}
 
     def body() -> Mapping[str, Any]:

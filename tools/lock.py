@@ -81,9 +81,12 @@ LOCKS: tuple[Lock, ...] = (
             "images/airflow/requirements.txt",
             "images/airflow/platform-requirements.txt",
             "images/mlflow/requirements.txt",
+            "images/modelserver/requirements.txt",
+            "images/modelapp/requirements.txt",
             "e2e/standins/airflow/requirements.txt",
+            "e2e/standins/garage/requirements.txt",
         ),
-        purpose="the test venv, the Airflow and MLflow images and the e2e stand-ins",
+        purpose="the test venv, the Airflow, MLflow, ModelServer and ModelApp images and the e2e stand-ins",
     ),
     Lock(
         path="e2e/mlflow-previous/constraints.txt",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 from components import images
 from testing.program import REPO_ROOT, shipped
 
@@ -30,9 +32,7 @@ def test_content_tag_follows_build_arguments():
 
 def test_content_tag_changes_when_the_dockerfile_changes(tmp_path):
     copy = tmp_path / "images" / "mlflow"
-    copy.mkdir(parents=True)
-    for f in (REPO_ROOT / "images/mlflow").iterdir():
-        (copy / f.name).write_text(f.read_text())
+    shutil.copytree(REPO_ROOT / "images/mlflow", copy, ignore=shutil.ignore_patterns("__pycache__"))
     first = images.content_tag([copy], {}, root=tmp_path)
     (copy / "Dockerfile").write_text((copy / "Dockerfile").read_text() + "\n# changed\n")
     assert images.content_tag([copy], {}, root=tmp_path) != first
