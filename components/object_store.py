@@ -207,11 +207,15 @@ class ObjectStore(PlatformComponent):
         super().__init__(name, opts)
         child = self.child_opts()
         ctx, config = args.context, args.config
-        self.admin_token = secrets.hex_secret(self.child_name("admin-token"), 32, child)
+        # The root token and MLflow's key rotate with the logins (the init job swaps the key, deleting the old one);
+        # the RPC secret and the metrics token never leave the store's network and are not rotated.
+        logins = ctx.rotation.logins
+        self.admin_token = secrets.hex_secret(self.child_name("admin-token"), 32, child, generation=logins)
         self.mlflow_access_key_id = pulumi.Output.secret(
-            secrets.hex_secret(self.child_name("mlflow-key-id"), 12, child).apply(garage_key_id)
+            secrets.hex_secret(self.child_name("mlflow-key-id"), 12, child, generation=logins).apply(garage_key_id)
         )
-        self.mlflow_secret_access_key = secrets.hex_secret(self.child_name("mlflow-key-secret"), 32, child)
+        self.mlflow_secret_access_key = secrets.hex_secret(self.child_name("mlflow-key-secret"), 32, child,
+                                                           generation=logins)
         store_secrets = StoreSecrets(
             rpc_secret=secrets.hex_secret(self.child_name("rpc-secret"), 32, child),
             admin_token=self.admin_token,

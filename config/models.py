@@ -206,7 +206,8 @@ class Rotation(_Model):
     database: int = Field(default=0, ge=0)
     """The PostgreSQL superuser's and every role's password."""
     logins: int = Field(default=0, ge=0)
-    """Every generated login: the Airflow, MLflow and Grafana admins and the platform's service users."""
+    """Every generated login: the Airflow, MLflow and Grafana admins, the platform's service users, the object
+    store's admin token and MLflow's key to its bucket."""
     airflow_keys: int = Field(default=0, ge=0)
     """Airflow's API secret key and JWT secret (signs sessions and task tokens)."""
     redis: int = Field(default=0, ge=0)

@@ -3,9 +3,10 @@
 - ``roles.sql``: every role and its attributes, without passwords (a deploy re-asserts
   the generated ones, so no password hash leaves the server);
 - ``<database>.dump``: ``pg_dump -Fc`` of every service database (each dump is one
-  consistent snapshot; MLflow is paused while its database and artifacts are taken,
+  consistent snapshot; MLflow and the object store are paused while its database and artifacts are taken,
   so no run points at an artifact the copy lacks);
-- ``volume-<name>.tar``: the data volumes that hold files (MLflow's artifacts, Grafana's data);
+- ``volume-<name>.tar``: the data volumes that hold files (MLflow's artifacts on a volume or in the object
+  store, Grafana's data);
 - ``manifest.json``: the stack, images and package versions, each file's size and
   sha256, and row counts of the key tables, to compare after a restore;
 - with ``--include-secrets``, ``secrets.enc``: the stack's credentials, encrypted with
@@ -20,13 +21,15 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import docker.errors
 
+from components.object_store import DATA_DIR as OBJECT_STORE_DATA_DIR
+from components.object_store import ObjectStore
 from ops.stack import StackHandle
 
 #: What the manifest counts, per database (only the tables that exist are counted).
@@ -35,7 +38,13 @@ KEY_TABLES = {
     "airflow": ("dag_run", "task_instance", "connection", "variable", "ab_user"),
 }
 #: The data volumes copied as files: (service, mount path in its container).
-FILE_VOLUMES = (("mlflow", "/mlartifacts"), ("grafana", "/var/lib/grafana"))
+FILE_VOLUMES = (
+    ("mlflow", "/mlartifacts"),
+    (ObjectStore.DEFAULT_NAME, OBJECT_STORE_DATA_DIR),
+    ("grafana", "/var/lib/grafana"),
+)
+#: Held still together while MLflow's database and artifacts are taken: no run points at an artifact the copy lacks.
+ARTIFACT_WRITERS = ("mlflow", ObjectStore.DEFAULT_NAME)
 SCRYPT = {"n": 2**15, "r": 8, "p": 1}
 
 
@@ -60,17 +69,18 @@ def _exec_to_file(container: Any, command: list[str], target: Path, user: str = 
 
 
 @contextmanager
-def paused(handle: StackHandle, service: str) -> Iterator[None]:
-    """Hold a service still (no writes) for the duration; it carries on where it was afterwards."""
-    container = handle.container(service) if handle.has(service) else None
-    if container is None or container.status != "running":
+def paused(handle: StackHandle, *services: str) -> Iterator[None]:
+    """Hold services still (no writes) for the duration; they carry on where they were afterwards.
+
+    A paused object store's volume is what a power cut would leave: Garage's metadata database recovers from that.
+    """
+    with ExitStack() as held:
+        for service in services:
+            container = handle.container(service) if handle.has(service) else None
+            if container is not None and container.status == "running":
+                container.pause()
+                held.callback(container.unpause)
         yield
-        return
-    container.pause()
-    try:
-        yield
-    finally:
-        container.unpause()
 
 
 def row_counts(handle: StackHandle) -> dict[str, dict[str, int]]:
@@ -116,7 +126,7 @@ def backup(handle: StackHandle, root: Path, passphrase_file: Path | None = None)
         if database.startswith("mlflow"):
             continue  # taken with MLflow's artifacts, below
         _exec_to_file(postgres, ["pg_dump", "-U", "postgres", "-Fc", database], folder / f"{database}.dump")
-    with paused(handle, "mlflow"):
+    with paused(handle, *ARTIFACT_WRITERS):
         for database in sorted(d for d in databases if d.startswith("mlflow")):
             _exec_to_file(postgres, ["pg_dump", "-U", "postgres", "-Fc", database], folder / f"{database}.dump")
         volumes, skipped = {}, {}

@@ -14,8 +14,10 @@ import json
 import secrets
 import socket
 import tarfile
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg2
@@ -96,12 +98,26 @@ def _platform_data(stack: Stack) -> dict[str, Any]:
     experiments = client.search_experiments()
     runs = sum(len(client.search_runs([e.experiment_id], max_results=1000)) for e in experiments)
     versions = client.search_model_versions(f"name='{MODEL}'")
+    champion = client.get_model_version_by_alias(MODEL, "champion")
     return {
         "runs": runs,
         "model_versions": len(versions),
-        "champion": client.get_model_version_by_alias(MODEL, "champion").version,
+        "champion": champion.version,
+        # Through MLflow's artifact proxy: the files on its volume or the objects in the store.
+        "champion_files": _champion_files(stack),
         "dag_runs": stack.airflow("GET", "/dags/~/dagRuns", params={"limit": 1}).json()["total_entries"],
     }
+
+
+def _champion_files(stack: Stack) -> list[str]:
+    """The champion model's files, downloaded the way a client does (MLflow's artifact proxy)."""
+    import mlflow.artifacts
+
+    stack.mlflow()  # the login, when auth is on
+    with tempfile.TemporaryDirectory() as target:
+        root = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{MODEL}@champion", dst_path=target,
+                                                        tracking_uri=stack.endpoints["mlflow"]["url"]))
+        return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 
 def _set_variable(stack: Stack, key: str, value: str) -> None:
@@ -326,6 +342,7 @@ def test_a_backup_restored_onto_fresh_volumes_brings_back_runs_models_dag_runs_a
     _set_variable(stack, "drill_backup_value", "kept-by-the-backup")
     before, logins_before = _platform_data(stack), _logins(stack)
     assert all(logins_before.values()), logins_before
+    assert "MLmodel" in before["champion_files"], before
     passphrase = tmp_path / "passphrase"
     passphrase.write_text(secrets.token_urlsafe(24))
     handle = stack.handle()
@@ -382,7 +399,8 @@ def test_rotating_every_secret_refuses_the_old_passwords_and_keeps_encrypted_val
     seconds = time.monotonic() - started
     assert "fernet_previous" not in final
     new = stack.credentials
-    assert all(new[k]["password"] != old[k]["password"] for k in old), "every generated login is new"
+    assert all(new[k][field] != old[k][field] for k in old for field in old[k] if field != "username"), \
+        "every generated login and key is new"
     assert all(_logins(stack).values())
     refused = {
         "airflow": stack.airflow_token(password=old["airflow"]["password"]).status_code == 401,

@@ -63,12 +63,7 @@ def _served_version(stack: Stack) -> str | None:
 
 
 def _train(stack: Stack) -> str:
-    """Trigger the training DAG and wait for it (main has this as Stack.trigger_and_wait; this branch predates it)."""
-    if hasattr(stack, "trigger_and_wait"):
-        return str(stack.trigger_and_wait(TRAINING_DAG, timeout_s=600)[0])
-    from tests.e2e.test_platform_e2e import _trigger_and_wait
-
-    return str(_trigger_and_wait(stack, TRAINING_DAG, timeout_s=600)[0])
+    return str(stack.trigger_and_wait(TRAINING_DAG, timeout_s=600)[0])
 
 
 def test_the_training_dag_leaves_its_artifacts_as_objects_in_the_bucket(stack: Stack):

@@ -12,8 +12,13 @@ uses of Garage, so the platform's own config, health check and init job run unch
 - ``/garage status``: 0 when the local node answers (Garage asks over RPC; this asks its
   admin API with the token from the config).
 
-Differences from Garage (e2e/README.md): objects, buckets, keys and the layout live in
-memory only (a restart loses them); per-bucket rights become moto IAM user policies
+State lives on the volume, as Garage's does: the node id, layout, buckets, keys and grants in
+``<metadata_dir>/standin-state.json`` after every admin change, each object in
+``<data_dir>/objects/<bucket>/`` as it is written or deleted (write to a temporary file, then rename:
+a copy of the paused volume is consistent), all loaded back into moto at start.
+
+Differences from Garage (e2e/README.md): objects keep their bytes, not their content type or
+user metadata; per-bucket rights become moto IAM user policies
 (read: Get/List/Head, write: Put/Delete/multipart); presigned URLs fail under moto's
 auth; S3 requests are not refused before the layout is applied; no RPC, web or K2V API;
 only the admin endpoints listed in ADMIN_ENDPOINTS.
@@ -34,7 +39,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 CONFIG_PATH = Path(os.environ.get("GARAGE_CONFIG_FILE", "/etc/garage.toml"))
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -69,6 +74,8 @@ def load_config() -> dict[str, Any]:
         raise SystemExit("rpc_secret must be 32 bytes hex-encoded")
     admin = config.get("admin", {})
     return {
+        "metadata_dir": Path(config["metadata_dir"]),
+        "data_dir": Path(config["data_dir"]),
         "s3": _bind(config["s3_api"]["api_bind_addr"]),
         "region": config["s3_api"].get("s3_region", "garage"),
         "admin": _bind(admin["api_bind_addr"]),
@@ -77,16 +84,30 @@ def load_config() -> dict[str, Any]:
     }
 
 
-class Store:
-    """The admin state Garage keeps (layout, buckets, keys, grants) mapped onto moto's S3 and IAM backends."""
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write then rename: a reader (or a copy of the paused volume) sees the old file or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    with temporary.open("wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, path)
 
-    def __init__(self, region: str):
+
+class Store:
+    """The admin state Garage keeps (layout, buckets, keys, grants) mapped onto moto's S3 and IAM backends,
+    persisted on the volume as it changes."""
+
+    def __init__(self, region: str, metadata_dir: Path, data_dir: Path):
         from moto.iam.models import iam_backends
         from moto.s3.models import s3_backends
 
         self.region = region
         self.iam = iam_backends[ACCOUNT_ID]["aws"]
         self.s3 = s3_backends[ACCOUNT_ID]["aws"]
+        self.state_file = metadata_dir / "standin-state.json"
+        self.objects_dir = data_dir / "objects"
         self.node_id = secrets.token_hex(32)
         self.layout_version = 0
         self.roles: list[dict[str, Any]] = []
@@ -95,6 +116,59 @@ class Store:
         self.keys: dict[str, dict[str, Any]] = {}  # id -> {name, secret, created, deleted}
         self.grants: dict[tuple[str, str], dict[str, bool]] = {}  # (key, bucket) -> perms
         self.lock = threading.Lock()
+        self.load()
+        self._write_through()
+
+    # -- persistence --------------------------------------------------------------------------
+    def _object_path(self, bucket: str, key: str) -> Path:
+        return self.objects_dir / bucket / quote(key, safe="")
+
+    def save(self) -> None:
+        state = {"node_id": self.node_id, "layout_version": self.layout_version, "roles": self.roles,
+                 "staged": self.staged, "buckets": self.buckets, "keys": self.keys,
+                 "grants": [{"key": k, "bucket": b, "permissions": p} for (k, b), p in self.grants.items()]}
+        _write_atomically(self.state_file, json.dumps(state, indent=1).encode())
+
+    def load(self) -> None:
+        """What the volume holds back into moto: buckets, keys with their grants, then every object."""
+        if not self.state_file.exists():
+            return
+        state = json.loads(self.state_file.read_text())
+        self.node_id, self.layout_version = state["node_id"], state["layout_version"]
+        self.roles, self.staged, self.buckets = state["roles"], state["staged"], state["buckets"]
+        self.keys = state["keys"]
+        self.grants = {(g["key"], g["bucket"]): g["permissions"] for g in state["grants"]}
+        for info in self.buckets.values():
+            self.s3.create_bucket(info["alias"], self.region)
+        for key_id, key in self.keys.items():
+            if not key["deleted"]:
+                self._create_iam_key(key_id, key["secret"], key["user"])
+                self.sync_policy(key_id)
+        objects = 0
+        for info in self.buckets.values():
+            folder = self.objects_dir / info["alias"]
+            for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+                if not path.name.startswith("."):
+                    self.s3.put_object(info["alias"], unquote(path.name), path.read_bytes())
+                    objects += 1
+        print(f"garage stand-in: loaded layout v{self.layout_version}, {len(self.buckets)} bucket(s), "
+              f"{objects} object(s) from the volume", flush=True)
+
+    def _write_through(self) -> None:
+        """Every object moto stores or deletes (single or multipart uploads, copies, deletes) goes to the volume."""
+        put_object, delete_object = self.s3.put_object, self.s3.delete_object
+
+        def put(bucket_name: str, key_name: str, value: bytes, *args: Any, **kwargs: Any) -> Any:
+            stored = put_object(bucket_name, key_name, value, *args, **kwargs)
+            _write_atomically(self._object_path(bucket_name, key_name), stored.value)
+            return stored
+
+        def delete(bucket_name: str, key_name: str, *args: Any, **kwargs: Any) -> Any:
+            result = delete_object(bucket_name, key_name, *args, **kwargs)
+            self._object_path(bucket_name, key_name).unlink(missing_ok=True)
+            return result
+
+        self.s3.put_object, self.s3.delete_object = put, delete
 
     # -- helpers ------------------------------------------------------------------------------
     def bucket_by_alias(self, alias: str) -> str | None:
@@ -151,9 +225,12 @@ class Store:
             return 404, {"code": "NotFound", "message": f"stand-in: {method} /v2/{name} is not emulated"}
         with self.lock:
             try:
-                return handler(self, query, body)
+                status, payload = handler(self, query, body)
             except Exception as error:  # an emulation bug: answer, don't drop the connection
                 return 500, {"code": "InternalError", "message": f"stand-in: {type(error).__name__}: {error}"}
+            if method == "POST" and status < 300:
+                self.save()
+            return status, payload
 
     def get_cluster_status(self, query: dict[str, str], body: Any) -> tuple[int, Any]:
         role = next((r for r in self.roles if r["id"] == self.node_id), None)
@@ -226,14 +303,18 @@ class Store:
                 or not _hex(secret):
             return 400, {"code": "InvalidRequest", "message": "Invalid key format"}
         user = f"garage-{key_id}"
+        self._create_iam_key(key_id, secret, user)
+        self.keys[key_id] = {"name": body.get("name") or "Imported key", "secret": secret, "created": _now(),
+                             "deleted": False, "user": user}
+        return 200, self.key_info(key_id, False)
+
+    def _create_iam_key(self, key_id: str, secret: str, user: str) -> None:
+        """A moto IAM user whose one access key has Garage's id and secret."""
         self.iam.create_user("us-east-1", user)
         access_key = self.iam.create_access_key(user)
         generated = access_key.physical_resource_id
         access_key.access_key_id, access_key.secret_access_key = key_id, secret
         self.iam.access_keys[access_key.physical_resource_id] = self.iam.access_keys.pop(generated)
-        self.keys[key_id] = {"name": body.get("name") or "Imported key", "secret": secret, "created": _now(),
-                             "deleted": False, "user": user}
-        return 200, self.key_info(key_id, False)
 
     def delete_key(self, query: dict[str, str], body: Any) -> tuple[int, Any]:
         key_id = query.get("id", "")
@@ -354,7 +435,7 @@ def server() -> int:
 
     # IAM on from the first request: only imported keys, only on their buckets.
     settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
-    store = Store(config["region"])
+    store = Store(config["region"], config["metadata_dir"], config["data_dir"])
     s3_host, s3_port = config["s3"]
     ThreadedMotoServer(ip_address=s3_host, port=s3_port, verbose=False).start()
     admin = ThreadingHTTPServer(config["admin"], admin_handler(store, config["admin_token"]))

@@ -51,6 +51,8 @@ class Store:
     s3_url: str
     token_file: Path
     state: object
+    volume: Path
+    """The stand-in's /var/lib/garage."""
 
     def s3(self, key_id: str, secret: str):
         return boto3.client("s3", endpoint_url=self.s3_url, region_name="us-east-1", aws_access_key_id=key_id,
@@ -63,6 +65,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     from moto import settings
     from moto.server import ThreadedMotoServer
 
+    volume = tmp_path_factory.mktemp("volume")
     token_file = tmp_path_factory.mktemp("store") / "token"
     token = secrets.token_hex(32)
     token_file.write_text(token)
@@ -71,11 +74,11 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     s3_port, admin_port = _free_port(), _free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
     moto.start()
-    state = garage.Store("us-east-1")
+    state = garage.Store("us-east-1", volume / "meta", volume / "data")
     admin = ThreadingHTTPServer(("127.0.0.1", admin_port), garage.admin_handler(state, token))
     threading.Thread(target=admin.serve_forever, daemon=True).start()
     try:
-        yield Store(f"http://127.0.0.1:{admin_port}", f"http://127.0.0.1:{s3_port}", token_file, state)
+        yield Store(f"http://127.0.0.1:{admin_port}", f"http://127.0.0.1:{s3_port}", token_file, state, volume)
     finally:
         admin.shutdown()
         moto.stop()
@@ -188,3 +191,29 @@ def test_secrets_are_never_printed(store: Store, tmp_path: Path, capsys: pytest.
     captured = capsys.readouterr()
     assert secret not in captured.out + captured.err
     assert store.token_file.read_text() not in captured.out + captured.err
+
+
+def test_the_stand_in_keeps_its_state_and_objects_on_its_volume_across_a_restart(store: Store, tmp_path: Path):
+    """Last in this file: it empties moto's memory, as a restart of the stand-in's container does."""
+    from moto.iam.models import iam_backends
+    from moto.s3.models import s3_backends
+
+    id_file, secret_file, key_id, secret = _key(tmp_path, "kept")
+    assert _run(store, "kept-bucket", "kept", id_file, secret_file) == 0
+    s3 = store.s3(key_id, secret)
+    s3.put_object(Bucket="kept-bucket", Key="1/run/artifacts/model.pkl", Body=b"weights")
+    s3.put_object(Bucket="kept-bucket", Key="1/run/artifacts/deleted.txt", Body=b"gone")
+    s3.delete_object(Bucket="kept-bucket", Key="1/run/artifacts/deleted.txt")
+    s3_backends[garage.ACCOUNT_ID]["aws"].reset()
+    iam_backends[garage.ACCOUNT_ID]["aws"].reset()
+    with pytest.raises(ClientError):
+        s3.get_object(Bucket="kept-bucket", Key="1/run/artifacts/model.pkl")
+
+    restarted = garage.Store("us-east-1", store.volume / "meta", store.volume / "data")
+    assert restarted.node_id == store.state.node_id and restarted.healthy()  # type: ignore[attr-defined]
+    listed = s3.list_objects_v2(Bucket="kept-bucket")["Contents"]
+    assert [o["Key"] for o in listed] == ["1/run/artifacts/model.pkl"]
+    assert s3.get_object(Bucket="kept-bucket", Key="1/run/artifacts/model.pkl")["Body"].read() == b"weights"
+    with pytest.raises(ClientError) as refused:
+        s3.put_object(Bucket="rw-bucket", Key="x", Body=b"x")
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"  # the grants came back too
