@@ -9,9 +9,11 @@ ports matter, and that is all the doctor checks then.
 from __future__ import annotations
 
 import errno
+import re
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -31,6 +33,9 @@ SHARED_AIRFLOW_OPTIONS = (
 )
 #: A volume this full is reported (PostgreSQL stops accepting writes when its volume fills up).
 VOLUME_FULL_PERCENT = 90
+#: A container that restarted is crash-looping while it has run for less than this since its last start;
+#: one that restarted once (say when PostgreSQL did) and has run steadily since is well.
+CRASH_LOOP_WINDOW_S = 120
 #: The platform's own DAGs carry this tag; they are meant to run unpaused.
 PLATFORM_DAG_TAG = "mlplatform"
 
@@ -60,7 +65,7 @@ def check_containers(handle: StackHandle) -> Iterator[Finding]:
             yield Finding("containers", service, f"no container {name}", f"{handle.deploy_command} creates it")
             continue
         state = container.attrs["State"]
-        if state.get("Restarting") or container.attrs.get("RestartCount", 0) > 0:
+        if crash_looping(container.attrs):
             yield Finding("containers", service, f"restarting ({container.attrs.get('RestartCount', 0)} restarts)",
                           f"`docker logs --tail 50 {name}` says why it exits; fix that, then {handle.deploy_command}")
         elif container.status != "running":
@@ -72,6 +77,18 @@ def check_containers(handle: StackHandle) -> Iterator[Finding]:
             yield Finding("containers", service, "unhealthy" + (f": {last[0][:200]}" if last else ""),
                           f"`docker inspect --format '{{{{json .State.Health}}}}' {name}` and "
                           f"`docker logs --tail 50 {name}`")
+
+
+def crash_looping(attrs: dict[str, Any], now: datetime | None = None) -> bool:
+    """Restarting now, or restarted and up for less than CRASH_LOOP_WINDOW_S (``docker inspect``'s fields)."""
+    state = attrs["State"]
+    if state.get("Restarting"):
+        return True
+    if not attrs.get("RestartCount") or not state.get("Running"):
+        return False
+    # Docker writes nanoseconds; Python reads microseconds.
+    started = datetime.fromisoformat(re.sub(r"(\.\d{6})\d*", r"\1", state["StartedAt"]).replace("Z", "+00:00"))
+    return ((now or datetime.now(UTC)) - started).total_seconds() < CRASH_LOOP_WINDOW_S
 
 
 def check_endpoints(handle: StackHandle) -> Iterator[Finding]:

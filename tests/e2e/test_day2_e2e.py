@@ -213,7 +213,7 @@ def test_a_tracking_database_made_by_the_previous_mlflow_release_is_migrated_by_
     run = client.get_run(seeded["run_id"])
     assert run.data.params["release"] == "3.16.1" and run.data.metrics["score"] == 0.75
     champion = client.get_model_version_by_alias("upgrade-drill-model", "champion")
-    assert champion.version == seeded["version"] and champion.run_id == seeded["run_id"]
+    assert str(champion.version) == str(seeded["version"]) and champion.run_id == seeded["run_id"]
     state, _, _ = stack.trigger_and_wait(TRAINING_DAG)
     assert state == "success"
     stack.figures["mlflow_schema_upgrade_ok"] = True

@@ -55,9 +55,17 @@ def test_browser_endpoints_answer_on_loopback(stack: Stack):
     assert requests.get(f"{stack.endpoints['mlflow']['url']}/health", timeout=10).text.strip() == "OK"
     health = requests.get(f"{stack.endpoints['airflow']['url']}/api/v2/monitor/health", timeout=10).json()
     assert health["metadatabase"]["status"] == "healthy"
-    # MLflow's host validation lets the browser's Host header through (not only /health).
-    assert requests.get(f"{stack.endpoints['mlflow']['url']}/api/2.0/mlflow/experiments/search",
-                        params={"max_results": 1}, timeout=10).status_code == 200
+    # MLflow's host validation lets the browser's Host header through (not only /health); with auth on
+    # (prod) an anonymous browser is asked to log in, and the login lets it in.
+    search = f"{stack.endpoints['mlflow']['url']}/api/2.0/mlflow/experiments/search"
+    anonymous = requests.get(search, params={"max_results": 1}, timeout=10)
+    login = stack.credentials.get("mlflow")
+    if login:
+        assert anonymous.status_code == 401 and "basic" in anonymous.headers.get("WWW-Authenticate", "").lower()
+        assert requests.get(search, params={"max_results": 1}, timeout=10,
+                            auth=(login["username"], login["password"])).status_code == 200
+    else:
+        assert anonymous.status_code == 200
 
 
 def test_airflow_admin_login_returns_a_token(stack: Stack):

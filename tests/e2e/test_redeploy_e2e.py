@@ -24,20 +24,27 @@ def _containers(stack: Stack) -> list:
     return stack.containers()
 
 
+def _every_deploy_jobs(stack: Stack) -> dict[str, str]:
+    """The jobs the program re-runs on every deploy (a replacement trigger unique per run): replaced each time."""
+    return {f"Container/{r.name}": "replace" for r in stack.run.of_type("Container") if r.replacement_trigger}
+
+
 def test_an_unchanged_redeploy_touches_only_the_every_deploy_jobs(stack: Stack):
     ids_before = {c.name: c.id for c in _containers(stack)}
+    jobs = _every_deploy_jobs(stack)
+    assert set(jobs) == {"Container/airflow-init", "Container/mlflow-init"}
     touched = stack.redeploy().touched()
-    assert touched == {"Container/airflow-init": "replace"}, touched
+    assert touched == jobs, touched
     ids_after = {c.name: c.id for c in _containers(stack)}
     changed = {name for name in ids_after if ids_before.get(name) != ids_after[name]}
-    assert changed == {f"mlplatform-{stack.name}-airflow-init"}
+    assert changed == {f"mlplatform-{stack.name}-{job.split('/')[1]}" for job in jobs}
     stack.figures["unchanged_redeploy_touched"] = sorted(touched)
 
 
 def test_one_changed_env_var_replaces_only_that_container(stack: Stack):
     before = {c.name: c.id for c in _containers(stack)}
     touched = stack.redeploy(mlflow={"extra_allowed_hosts": ["mlflow.e2e.internal"]}).touched()
-    assert touched == {"Container/mlflow": "replace", "Container/airflow-init": "replace"}, touched
+    assert touched == {"Container/mlflow": "replace", **_every_deploy_jobs(stack)}, touched
     mlflow = stack.container("mlflow")
     assert mlflow.id != before[mlflow.name]
     assert any("mlflow.e2e.internal" in e for e in mlflow.attrs["Config"]["Env"])

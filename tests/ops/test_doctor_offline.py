@@ -7,6 +7,7 @@ Its checks of a running stack (faults injected into real containers) are in the 
 from __future__ import annotations
 
 import socket
+from datetime import UTC, datetime
 
 import docker.errors
 import pytest
@@ -88,3 +89,22 @@ def test_with_nothing_running_only_the_containers_check_speaks(check):
     """One finding per cause: an endpoint or a DAG of a container that is not running is not reported again."""
     findings = list(doctor.CHECKS[check](_handle(_free_port())))
     assert bool(findings) == (check == "containers")
+
+
+def _inspected(restarts: int, started: str, restarting: bool = False, running: bool = True) -> dict:
+    return {"RestartCount": restarts,
+            "State": {"Restarting": restarting, "Running": running, "StartedAt": started}}
+
+
+NOW = datetime(2026, 12, 3, 10, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("attrs, looping", [
+    (_inspected(0, "2026-12-03T09:59:59.123456789Z"), False),
+    (_inspected(3, "2026-12-03T09:59:30.123456789Z"), True),
+    (_inspected(1, "2026-12-03T09:50:00.5Z"), False),
+    (_inspected(1, "2026-12-03T09:59:59Z", restarting=True, running=False), True),
+])
+def test_a_container_is_crash_looping_only_while_it_keeps_restarting(attrs, looping):
+    """One restart long ago (PostgreSQL restarted, say) is history; a recent one or `Restarting` is a fault."""
+    assert doctor.crash_looping(attrs, NOW) is looping
