@@ -154,6 +154,30 @@ def test_idle_memory_of_the_stack(stack: Stack):
     assert all(mb > 0 for mb in per_container.values()), per_container
 
 
+IDLE_CPU_WINDOW_S = 60
+
+
+def test_idle_cpu_of_the_stack(stack: Stack):
+    """A figure, not an assertion: percent of one core the idle stack uses (health checks included), averaged
+    over IDLE_CPU_WINDOW_S by the kernel's CPU accounting of each container (what `docker stats` reads)."""
+    stack.wait_for_idle_airflow()
+    running = [c for c in stack.containers() if c.status == "running"]
+
+    def sample() -> dict[str, tuple[float, int]]:
+        """Per container: (when, CPU nanoseconds used so far); each read takes a moment, so each has its time."""
+        return {c.name: (time.monotonic(), int(c.stats(stream=False)["cpu_stats"]["cpu_usage"]["total_usage"]))
+                for c in running}
+
+    before = sample()
+    time.sleep(IDLE_CPU_WINDOW_S)
+    after = sample()
+    per_container = {name: round((after[name][1] - before[name][1]) / 1e9 / (after[name][0] - before[name][0]) * 100,
+                                 1) for name in before}
+    stack.figures["idle_cpu_by_container_percent"] = per_container
+    stack.figures["idle_cpu_percent"] = round(sum(per_container.values()), 1)
+    assert all(value >= 0 for value in per_container.values()), per_container
+
+
 def test_slowest_single_service_started_alone(stack: Stack):
     """Each long-running service restarted on its own, the others up; time until healthy again."""
     timings = {}
