@@ -246,7 +246,8 @@ def _paused_dag(stack: Stack, dag_id: str) -> Iterator[None]:
 @contextlib.contextmanager
 def _broken_dag_file(stack: Stack) -> Iterator[str]:
     path = REPO_ROOT / "dags" / "doctor_drill_broken_dag.py"
-    path.write_text("raise RuntimeError('a DAG file that does not import')\n")
+    # Both words in the file, or Airflow's safe mode (dag_discovery_safe_mode) never opens it.
+    path.write_text("from airflow.sdk import dag  # noqa: F401\nraise RuntimeError('a DAG file that cannot import')\n")
     try:
         wait_until(lambda: any(e["filename"].endswith(path.name) for e in
                                stack.airflow("GET", "/importErrors").json()["import_errors"]),
