@@ -86,6 +86,20 @@ def built_image(
     )
 
 
+def python_image(
+    resource_name: str, folder: str, python_base: str, opts: pulumi.ResourceOptions | None = None
+) -> docker.RemoteImage:
+    """One of our Python services' images: ``images/<folder>`` on the pinned Python base, installed from the lock."""
+    return built_image(
+        resource_name,
+        repository=f"mlplatform/{folder}",
+        dockerfile=f"images/{folder}/Dockerfile",
+        inputs=[REPO_ROOT / "images" / folder, REPO_ROOT / "constraints.txt"],
+        build_args={"PYTHON_BASE": python_base},
+        opts=opts,
+    )
+
+
 def pulled_image(resource_name: str, ref: str, opts: pulumi.ResourceOptions | None = None) -> docker.RemoteImage:
     """A pinned upstream image, kept on the host when the stack is destroyed."""
     return docker.RemoteImage(resource_name, name=ref, keep_locally=True, opts=opts)

@@ -22,7 +22,7 @@ import pulumi_docker as docker
 from components import secrets
 from components.base import PlatformComponent
 from components.database import ConnectionInfo
-from components.images import built_image
+from components.images import python_image
 from components.service import (
     ContainerSpec,
     FileOwner,
@@ -39,7 +39,6 @@ from components.service import (
 )
 from config.models import Limits
 from config.models import MLflow as MLflowConfig
-from config.versions import REPO_ROOT
 
 PORT = 5000
 ARTIFACTS_DIR = "/mlartifacts"
@@ -354,14 +353,7 @@ class MLflowServer(PlatformComponent):
         super().__init__(name, opts)
         child = self.child_opts()
         ctx, config = args.context, args.config
-        image = built_image(
-            self.child_name("image"),
-            repository="mlplatform/mlflow",
-            dockerfile="images/mlflow/Dockerfile",
-            inputs=[REPO_ROOT / "images/mlflow", REPO_ROOT / "constraints.txt"],
-            build_args={"PYTHON_BASE": args.python_base_image},
-            opts=child,
-        )
+        image = python_image(self.child_name("image"), "mlflow", args.python_base_image, child)
         s3 = args.s3_artifacts
         # With S3 no volume is declared: a protected one from an earlier deploy stops the update until it is
         # moved (docs/object-store.md), instead of leaving old runs pointing at artifacts the bucket lacks.

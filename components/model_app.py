@@ -18,7 +18,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.base import PlatformComponent
-from components.images import built_image
+from components.images import python_image
 from components.model_server import RegistryLogin, mlflow_credentials
 from components.service import (
     ContainerSpec,
@@ -31,7 +31,6 @@ from components.service import (
     declare_container,
 )
 from config.models import ModelApp as ModelAppConfig
-from config.versions import REPO_ROOT
 
 PORT = 8501
 DATA_DIR = "/data"
@@ -126,14 +125,7 @@ class ModelApp(PlatformComponent):
     def __init__(self, name: str, args: ModelAppArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, opts)
         ctx, config = args.context, args.config
-        image = built_image(
-            self.child_name("image"),
-            repository="mlplatform/modelapp",
-            dockerfile="images/modelapp/Dockerfile",
-            inputs=[REPO_ROOT / "images/modelapp", REPO_ROOT / "constraints.txt"],
-            build_args={"PYTHON_BASE": args.python_base_image},
-            opts=self.child_opts(),
-        )
+        image = python_image(self.child_name("image"), "modelapp", args.python_base_image, self.child_opts())
         spec = model_app_spec(name, image.image_id, config, args.tracking_uri, args.model_server_url,
                               args.model_name, args.alias, args.scores_volume, args.login)
         self.container = declare_container(spec, ctx, self.child_opts(depends_on=list(args.depends_on)))

@@ -19,10 +19,9 @@ import pulumi
 import pulumi_docker as docker
 
 from components.base import PlatformComponent
-from components.images import built_image
+from components.images import python_image
 from components.service import ContainerSpec, FileOwner, HealthCheck, StackContext, Stop, Upload, declare_container
 from config.models import ModelServer as ModelServerConfig
-from config.versions import REPO_ROOT
 
 PORT = 8080
 #: The modelserver user of the image (images/modelserver/Dockerfile).
@@ -133,14 +132,7 @@ class ModelServer(PlatformComponent):
     def __init__(self, name: str, args: ModelServerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, opts)
         ctx, config = args.context, args.config
-        image = built_image(
-            self.child_name("image"),
-            repository="mlplatform/modelserver",
-            dockerfile="images/modelserver/Dockerfile",
-            inputs=[REPO_ROOT / "images/modelserver", REPO_ROOT / "constraints.txt"],
-            build_args={"PYTHON_BASE": args.python_base_image},
-            opts=self.child_opts(),
-        )
+        image = python_image(self.child_name("image"), "modelserver", args.python_base_image, self.child_opts())
         spec = model_server_spec(name, image.image_id, config, args.tracking_uri, args.model_name, args.alias,
                                  args.login)
         self.container = declare_container(spec, ctx, self.child_opts(depends_on=list(args.depends_on)))
