@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import Stack, wait_until
 from tests.e2e.test_platform_e2e import EXPERIMENT, MODEL, TRAINING_DAG
-from tests.e2e.test_platform_ui_e2e import SCREENSHOTS, _browse
+from tests.e2e.test_platform_ui_e2e import SCREENSHOTS, _browse_live
 
 pytestmark = pytest.mark.shapes("prod")
 
@@ -108,7 +108,10 @@ def test_mlflow_serves_the_artifacts_through_itself(stack: Stack):
 
     def download() -> None:
         with tempfile.TemporaryDirectory() as tmp:
-            artifacts = [a.path for a in client.list_artifacts(SEEN["run_id"])]
+            artifacts, folders = [], [""]
+            while folders:  # the run's whole tree: the plots are in a folder
+                for entry in client.list_artifacts(SEEN["run_id"], folders.pop() or None):
+                    (folders if entry.is_dir else artifacts).append(entry.path)
             downloaded["listed"] = artifacts
             png = next(path for path in artifacts if path.endswith(".png"))
             local = Path(client.download_artifacts(SEEN["run_id"], png, tmp))
@@ -216,7 +219,7 @@ def test_the_app_scores_through_the_model_server_from_its_container(stack: Stack
 def test_the_app_renders_the_champion_and_the_latest_anomalies(stack: Stack):
     url = stack.endpoints["model_app"]["url"]
     assert requests.get(f"{url}/_stcore/health", timeout=10).text.strip() == "ok"
-    dom = _browse(url, SCREENSHOTS / "e2e-model-app.png")
+    dom = _browse_live(url, SCREENSHOTS / "e2e-model-app.png", wait_for="Top anomalies")
     assert "Champion version" in dom, dom[-2000:]
     assert SEEN["champion"] in dom
     assert "rows scored by version" in dom and "Top anomalies" in dom
