@@ -34,6 +34,7 @@ from components import secrets
 from components.base import PlatformComponent
 from components.database import ConnectionInfo
 from components.images import built_image, pulled_image
+from components.mlflow_server import MLflowLogin, mlflow_credentials
 from components.service import (
     ContainerSpec,
     FileOwner,
@@ -129,14 +130,6 @@ class AirflowSecrets:
 
 
 @dataclass(frozen=True)
-class MLflowLogin:
-    """The MLflow user the DAGs log in as (never MLflow's admin)."""
-
-    username: str
-    password: pulumi.Input[str]
-
-
-@dataclass(frozen=True)
 class AirflowWiring:
     """Where Airflow's dependencies are and what the DAGs are told."""
 
@@ -177,16 +170,6 @@ def mlflow_connection(tracking_uri: str, username: str | None) -> dict[str, Any]
     if username:
         conn["login"] = username
     return conn
-
-
-def mlflow_credentials(login: MLflowLogin) -> pulumi.Output[str]:
-    """``~/.mlflow/credentials`` for the MLflow client (its ``[mlflow]`` section)."""
-    return pulumi.Output.secret(
-        pulumi.Output.concat(
-            "[mlflow]\n", f"mlflow_tracking_username = {login.username}\n",
-            "mlflow_tracking_password = ", login.password, "\n",
-        )
-    )
 
 
 def common_env(

@@ -163,6 +163,25 @@ class S3Artifacts:
         return f"s3://{self.bucket}/{self.prefix}".rstrip("/")
 
 
+
+@dataclass(frozen=True)
+class MLflowLogin:
+    """An MLflow user a client logs in as (the DAGs, the model server, the app: never MLflow's admin)."""
+
+    username: str
+    password: pulumi.Input[str]
+
+
+def mlflow_credentials(login: MLflowLogin) -> pulumi.Output[str]:
+    """``~/.mlflow/credentials`` for the MLflow client (its ``[mlflow]`` section)."""
+    return pulumi.Output.secret(
+        pulumi.Output.concat(
+            "[mlflow]\n", f"mlflow_tracking_username = {login.username}\n",
+            "mlflow_tracking_password = ", login.password, "\n",
+        )
+    )
+
+
 def s3_credentials(artifacts: S3Artifacts) -> pulumi.Output[str]:
     """An AWS shared credentials file (boto3 reads it through AWS_SHARED_CREDENTIALS_FILE)."""
     return pulumi.Output.secret(

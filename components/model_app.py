@@ -19,7 +19,7 @@ import pulumi_docker as docker
 
 from components.base import PlatformComponent
 from components.images import python_image
-from components.model_server import RegistryLogin, mlflow_credentials
+from components.mlflow_server import MLflowLogin, mlflow_credentials
 from components.service import (
     ContainerSpec,
     FileOwner,
@@ -58,7 +58,7 @@ def model_app_spec(
     model_name: str,
     alias: str,
     scores_volume: pulumi.Input[str],
-    login: RegistryLogin | None,
+    login: MLflowLogin | None,
 ) -> ContainerSpec:
     uploads = (Upload(MLFLOW_CREDENTIALS_PATH, mlflow_credentials(login), secret=True),) if login else ()
     return ContainerSpec(
@@ -107,7 +107,7 @@ class ModelAppArgs:
     scores_volume: pulumi.Input[str]
     """Airflow's data volume, where batch scoring writes (mounted read-only)."""
     alias: str = "champion"
-    login: RegistryLogin | None = None
+    login: MLflowLogin | None = None
     """The app's MLflow user when MLflow auth is on."""
     depends_on: Sequence[pulumi.Resource] = ()
 

@@ -20,6 +20,7 @@ import pulumi_docker as docker
 
 from components.base import PlatformComponent
 from components.images import python_image
+from components.mlflow_server import MLflowLogin, mlflow_credentials
 from components.service import ContainerSpec, FileOwner, HealthCheck, StackContext, Stop, Upload, declare_container
 from config.models import ModelServer as ModelServerConfig
 
@@ -41,24 +42,6 @@ HEALTHCHECK = HealthCheck(
 )
 
 
-@dataclass(frozen=True)
-class RegistryLogin:
-    """An MLflow user that may read the registry (never the admin)."""
-
-    username: str
-    password: pulumi.Input[str]
-
-
-def mlflow_credentials(login: RegistryLogin) -> pulumi.Output[str]:
-    """``~/.mlflow/credentials`` for the MLflow client (its ``[mlflow]`` section)."""
-    return pulumi.Output.secret(
-        pulumi.Output.concat(
-            "[mlflow]\n", f"mlflow_tracking_username = {login.username}\n",
-            "mlflow_tracking_password = ", login.password, "\n",
-        )
-    )
-
-
 def model_server_spec(
     service: str,
     image: pulumi.Input[str],
@@ -66,7 +49,7 @@ def model_server_spec(
     tracking_uri: str,
     model_name: str,
     alias: str,
-    login: RegistryLogin | None,
+    login: MLflowLogin | None,
 ) -> ContainerSpec:
     uploads = (Upload(MLFLOW_CREDENTIALS_PATH, mlflow_credentials(login), secret=True),) if login else ()
     return ContainerSpec(
@@ -111,7 +94,7 @@ class ModelServerArgs:
     model_name: str
     """Registered model to serve."""
     alias: str = "champion"
-    login: RegistryLogin | None = None
+    login: MLflowLogin | None = None
     """The server's MLflow user when MLflow auth is on."""
     depends_on: Sequence[pulumi.Resource] = ()
     """MLflow's container."""

@@ -9,13 +9,20 @@ from typing import Any
 import pulumi_docker as docker
 
 from components.airbyte import Airbyte, AirbyteArgs, airbyte_consumers
-from components.airflow_cluster import AirflowCluster, AirflowClusterArgs, AirflowWiring, MLflowLogin
+from components.airflow_cluster import AirflowCluster, AirflowClusterArgs, AirflowWiring
 from components.database import Consumer, Database, DatabaseArgs, ReadOnlyAccess
 from components.grafana import Grafana, GrafanaArgs
 from components.images import stage_ca_bundle
-from components.mlflow_server import AUTH_DATABASE, ClientUser, MLflowServer, MLflowServerArgs, S3Artifacts
+from components.mlflow_server import (
+    AUTH_DATABASE,
+    ClientUser,
+    MLflowLogin,
+    MLflowServer,
+    MLflowServerArgs,
+    S3Artifacts,
+)
 from components.model_app import ModelApp, ModelAppArgs
-from components.model_server import ModelServer, ModelServerArgs, RegistryLogin
+from components.model_server import ModelServer, ModelServerArgs
 from components.object_store import ObjectStore, ObjectStoreArgs
 from components.pipelines import pipeline_names
 from components.pooler import Pooler, PoolerArgs
@@ -251,8 +258,8 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
     )
     platform.checks["airflow_init_succeeded"] = airflow.init_succeeded
 
-    def registry_login(user: str) -> RegistryLogin | None:
-        return RegistryLogin(user, mlflow.user_passwords[user]) if user in mlflow.user_passwords else None
+    def registry_login(user: str) -> MLflowLogin | None:
+        return MLflowLogin(user, mlflow.user_passwords[user]) if user in mlflow.user_passwords else None
 
     if config.model_server.enabled:
         model_server = ModelServer(
