@@ -44,9 +44,6 @@ def _browse(url: str, screenshot: Path) -> str:
     return dom.stdout
 
 
-# With MLflow's auth on (prod) the page asks for a login, which Chromium could only be given on its command
-# line; the prod shape's login is checked over HTTP in test_platform_e2e.py instead.
-@pytest.mark.shapes("dev")
 def _browse_live(url: str, screenshot: Path, wait_for: str, timeout_s: float = 90) -> str:
     """Render a page that draws itself over a websocket (Streamlit): drive Chromium over its DevTools protocol,
     wait until the page's text holds ``wait_for``, then save a screenshot and return the DOM. (``websockets`` is in
@@ -63,7 +60,8 @@ def _browse_live(url: str, screenshot: Path, wait_for: str, timeout_s: float = 9
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helpers may still write to the profile as it exits: its removal must not fail the check.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         browser = subprocess.Popen([_chromium(), *CHROMIUM_FLAGS[:-1], f"--user-data-dir={profile}",
                                     f"--remote-debugging-port={port}", url],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -103,6 +101,9 @@ def _browse_live(url: str, screenshot: Path, wait_for: str, timeout_s: float = 9
             browser.wait(timeout=30)
 
 
+# With MLflow's auth on (prod) the page asks for a login, which Chromium could only be given on its command
+# line; the prod shape's login is checked over HTTP in test_platform_e2e.py instead.
+@pytest.mark.shapes("dev")
 def test_mlflow_ui_shows_the_training_experiment(stack: Stack):
     client = stack.mlflow()
     experiment = client.get_experiment_by_name("anomaly-detection")
