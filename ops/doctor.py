@@ -80,11 +80,17 @@ def check_containers(handle: StackHandle) -> Iterator[Finding]:
 
 
 def crash_looping(attrs: dict[str, Any], now: datetime | None = None) -> bool:
-    """Restarting now, or restarted and up for less than CRASH_LOOP_WINDOW_S (``docker inspect``'s fields)."""
+    """Restarting now, or restarted less than CRASH_LOOP_WINDOW_S ago and not healthy since.
+
+    A service that restarted once (Airflow's scheduler exits when PostgreSQL restarts) and passed its health
+    check again has recovered; one without a health check is trusted only after the window.
+    """
     state = attrs["State"]
     if state.get("Restarting"):
         return True
     if not attrs.get("RestartCount") or not state.get("Running"):
+        return False
+    if (state.get("Health") or {}).get("Status") == "healthy":
         return False
     # Docker writes nanoseconds; Python reads microseconds.
     started = datetime.fromisoformat(re.sub(r"(\.\d{6})\d*", r"\1", state["StartedAt"]).replace("Z", "+00:00"))

@@ -91,9 +91,10 @@ def test_with_nothing_running_only_the_containers_check_speaks(check):
     assert bool(findings) == (check == "containers")
 
 
-def _inspected(restarts: int, started: str, restarting: bool = False, running: bool = True) -> dict:
-    return {"RestartCount": restarts,
-            "State": {"Restarting": restarting, "Running": running, "StartedAt": started}}
+def _inspected(restarts: int, started: str, restarting: bool = False, running: bool = True,
+               health: str | None = None) -> dict:
+    state = {"Restarting": restarting, "Running": running, "StartedAt": started}
+    return {"RestartCount": restarts, "State": state | ({"Health": {"Status": health}} if health else {})}
 
 
 NOW = datetime(2026, 12, 3, 10, 0, 0, tzinfo=UTC)
@@ -104,7 +105,11 @@ NOW = datetime(2026, 12, 3, 10, 0, 0, tzinfo=UTC)
     (_inspected(3, "2026-12-03T09:59:30.123456789Z"), True),
     (_inspected(1, "2026-12-03T09:50:00.5Z"), False),
     (_inspected(1, "2026-12-03T09:59:59Z", restarting=True, running=False), True),
+    (_inspected(1, "2026-12-03T09:59:30Z", health="healthy"), False),
+    (_inspected(2, "2026-12-03T09:59:30Z", health="starting"), True),
+    (_inspected(2, "2026-12-03T09:59:30Z", health="unhealthy"), True),
 ])
 def test_a_container_is_crash_looping_only_while_it_keeps_restarting(attrs, looping):
-    """One restart long ago (PostgreSQL restarted, say) is history; a recent one or `Restarting` is a fault."""
+    """A restart long ago, or one its health check has passed since (PostgreSQL restarted, say), is history;
+    a recent one not yet healthy again, or `Restarting`, is a fault."""
     assert doctor.crash_looping(attrs, NOW) is looping
