@@ -187,6 +187,8 @@ def common_env(
         "AIRFLOW__API__BASE_URL": wiring.browser_url,
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "true",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30" if config.dags == "mount" else "300",
+        # Unchanged files only: an edited file is re-parsed at once (file_parsing_sort_mode=modified_time).
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "120",
         "AIRFLOW_CONN_MLFLOW_DEFAULT": json.dumps(
             mlflow_connection(wiring.mlflow_tracking_uri, login.username if login else None)
         ),
@@ -203,6 +205,9 @@ def common_env(
         secret_env["AIRFLOW_CONN_AIRBYTE_DEFAULT"] = wiring.airbyte_connection
     if config.executor == "CeleryExecutor":
         env["AIRFLOW__CELERY__WORKER_CONCURRENCY"] = "8"
+    parallelism = config.parallelism or (LOCAL_PARALLELISM if config.executor == "LocalExecutor" else None)
+    if parallelism is not None:
+        env["AIRFLOW__CORE__PARALLELISM"] = str(parallelism)
     return env, secret_env
 
 
@@ -274,6 +279,16 @@ ROLES: dict[str, tuple[tuple[str, ...], HealthCheck]] = {
 #: This host's Celery worker answers a ping over the broker (what `celery inspect ping -d celery@$HOSTNAME` checks).
 WORKER_HEALTHCHECK = HealthCheck(test=("CMD", "python", HEALTHCHECK_SCRIPT, "celery"), interval_s=30, timeout_s=20,
                                  retries=6, start_period_s=60)
+#: LocalExecutor's worker processes when ``airflow.parallelism`` is unset (Airflow's 32 idle at ~600 MB).
+LOCAL_PARALLELISM = 4
+#: Libraries the DAGs' tasks import, loaded once by the process that forks the tasks (the LocalExecutor
+#: scheduler, each Celery worker): every task then starts with them instead of importing them for ~3 s.
+#: images/airflow/config/airflow_local_settings.py imports them; only third-party code (a mounted DAG
+#: folder's own modules must stay fresh in every task).
+TASK_PRELOAD = {
+    "MLPLATFORM_PRELOAD_MODULES": "pandas,sklearn.ensemble,sklearn.metrics,mlflow,mlflow.sklearn,matplotlib.pyplot",
+    "MPLBACKEND": "Agg",
+}
 #: dumb-init signals only Airflow's main process (not the whole group), which then lets running tasks finish.
 SIGNAL_MAIN_PROCESS_ONLY = {"DUMB_INIT_SETSID": "0"}
 
@@ -355,14 +370,14 @@ def airflow_specs(
         elif role == "scheduler" and local:
             # With LocalExecutor the scheduler runs the tasks: it stops like a worker.
             services.append(spec(service, command, healthcheck, config.limits, stop=TASK_RUNNER_STOP,
-                                 extra_env=SIGNAL_MAIN_PROCESS_ONLY))
+                                 extra_env={**SIGNAL_MAIN_PROCESS_ONLY, **TASK_PRELOAD}))
         else:
             services.append(spec(service, command, healthcheck, config.limits))
     if not local:
         for index in range(1, config.workers + 1):
             services.append(
                 spec(names.worker(index), ("celery", "worker"), WORKER_HEALTHCHECK, config.worker_limits,
-                     stop=TASK_RUNNER_STOP, extra_env=SIGNAL_MAIN_PROCESS_ONLY)
+                     stop=TASK_RUNNER_STOP, extra_env={**SIGNAL_MAIN_PROCESS_ONLY, **TASK_PRELOAD})
             )
     return init, services
 

@@ -163,6 +163,9 @@ class Airflow(_Model):
     """LocalExecutor (tasks run in the scheduler) or CeleryExecutor (Redis broker and workers)."""
     workers: int = Field(default=1, ge=1, le=200)
     """Celery worker containers (CeleryExecutor only)."""
+    parallelism: int | None = Field(default=None, ge=1, le=1024)
+    """Tasks running at once in the whole cluster. LocalExecutor forks this many worker processes in the
+    scheduler when it starts (default 4, about 20 MB each); CeleryExecutor defaults to Airflow's 32."""
     dags: Literal["mount", "bake"] = "bake"
     """mount: bind-mount the repo's dags/ (fast iteration); bake: copy them into the image."""
     admin_username: str = Field(default="admin", pattern=r"^[a-z][a-z0-9_.-]{2,63}$")
