@@ -13,6 +13,9 @@ for file in ${MLPLATFORM_DB_PASSWORD_FILES}; do
   fi
 done
 
+# A restarted container keeps /tmp: the health check must wait for this start's bootstrap.
+rm -f /tmp/mlplatform-bootstrapped /tmp/mlplatform-logins-verified
+
 docker-entrypoint.sh "$@" &
 server=$!
 # Pass the stop signal on as it came: SIGINT (the container's stop signal) is PostgreSQL's fast

@@ -163,3 +163,37 @@ def test_unhealthy_until_the_bootstrap_has_run(health):
 def test_the_health_check_puts_no_password_on_a_command_line(health):
     health.run(HEALTHCHECK, HEALTH_ENV)
     assert secrets_on_command_lines(health.calls(), list(PASSWORDS.values())) == []
+
+
+VERIFIED = "/tmp/mlplatform-logins-verified"
+
+
+def test_once_every_login_has_passed_each_check_logs_in_once(health):
+    assert health.run(HEALTHCHECK, HEALTH_ENV).returncode == 0
+    first = len(health.calls("psql"))
+    assert health.run(HEALTHCHECK, HEALTH_ENV).returncode == 0
+    later = health.calls("psql")[first:]
+    assert first == 2 and [c.argv[c.argv.index("-U") + 1] for c in later] == ["airflow"]
+
+
+def test_a_failed_full_check_is_repeated_in_full(health):
+    health.write("/tmp/deny-mlflow", "")
+    assert health.run(HEALTHCHECK, HEALTH_ENV).returncode != 0
+    health.path("/tmp/deny-mlflow").unlink()
+    assert health.run(HEALTHCHECK, HEALTH_ENV).returncode == 0
+    assert {c.argv[c.argv.index("-U") + 1] for c in health.calls("psql")[2:]} == {"airflow", "mlflow"}
+
+
+def test_a_new_start_forgets_the_last_starts_markers_before_the_server_runs(box):
+    """A restarted container keeps /tmp: healthy must wait for this start's bootstrap and full login check."""
+    box.write(MARKER, "")
+    box.write(VERIFIED, "")
+    record = f"ls {MARKER} {VERIFIED} > /tmp/markers-at-server-start 2>/dev/null || true"
+    box.stub("docker-entrypoint.sh", f"{record}\n{SERVER}")
+    process = box.start(ENTRYPOINT, _env(), args=("postgres",))
+    _wait_for(box.path("/tmp/markers-at-server-start"))
+    _wait_for(box.path(MARKER))
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+    assert box.path("/tmp/markers-at-server-start").read_text() == ""
+    assert not box.path(VERIFIED).exists()
