@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from testing.program import shipped
+from components.mlflow_server import AUTH_CACHE_TTL_S
+from testing.program import run_program, shipped, stack_config, with_overrides
+from testing.schema import provider_schema
 
 
 def test_auth_is_off_in_dev():
@@ -29,3 +31,22 @@ def test_flask_secret_key_is_a_secret_file_not_an_env_var():
     c = shipped("prod").container("mlflow")
     assert len(c.upload_content("/run/secrets/mlflow-flask-secret-key")) == 64
     assert "MLFLOW_FLASK_SERVER_SECRET_KEY" not in c.env()
+
+
+def test_verified_logins_are_cached_by_mlflows_own_setting(tmp_path, monkeypatch):
+    """Without the cache every request pays a scrypt check; MLflow itself reads the setting."""
+    from mlflow.server.auth.config import read_auth_config
+
+    path = tmp_path / "basic_auth.ini"
+    path.write_text(shipped("prod").container("mlflow").upload_content("/etc/mlflow/basic_auth.ini"))
+    monkeypatch.setenv("MLFLOW_AUTH_CONFIG_PATH", str(path))
+    assert read_auth_config().auth_cache_ttl_seconds == AUTH_CACHE_TTL_S == 60
+
+
+def test_a_login_rotation_replaces_the_server_so_no_cached_old_password_is_accepted():
+    state: dict = {}
+    before = run_program("prod", stack_config("prod"), state=state).container("mlflow")
+    after = run_program("prod", with_overrides(stack_config("prod"), rotation={"logins": 1}), state=state)
+    ini = "/etc/mlflow/basic_auth.ini"
+    assert after.container("mlflow").upload_content(ini) != before.upload_content(ini)
+    assert "uploads" in provider_schema().replaces(before.typ)
