@@ -31,13 +31,15 @@ until pg_isready -q -h 127.0.0.1 -U "${POSTGRES_USER:-postgres}"; do
     wait "$server" || exit $?
     exit 1
   fi
-  sleep 0.5
+  sleep 0.5 & wait $! || true  # in `wait`, a stop signal runs its trap at once
 done
 
 if PGPASSWORD="$(cat "$POSTGRES_PASSWORD_FILE")" psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 \
     -U "${POSTGRES_USER:-postgres}" -d postgres -f /mlplatform/bootstrap.sql; then
   echo "mlplatform: roles, databases and grants are in line with the stack"
-  touch /tmp/mlplatform-bootstrapped
+  # A builtin, not `touch`: a signal that arrives while bash waits for a foreground child that exits
+  # normally is taken as handled by that child, and its trap never runs.
+  : >/tmp/mlplatform-bootstrapped
 else
   echo "mlplatform: bootstrap SQL failed; stopping PostgreSQL" >&2
   kill -TERM "$server"
