@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -33,6 +34,11 @@ class Call:
     cmd: str
     argv: list[str]
     env: dict[str, str]
+
+
+def _default_signals() -> None:
+    for number in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(number, signal.SIG_DFL)
 
 
 class Sandbox:
@@ -86,9 +92,12 @@ class Sandbox:
 
     def start(self, script: str, env: Mapping[str, str] | None = None, args: tuple[str, ...] = (),
               shell: str = "bash") -> subprocess.Popen[str]:
-        """Start ``script`` in the background (for long-running entrypoints)."""
+        """Start ``script`` in the background (for long-running entrypoints), with the default signal
+        dispositions a container's first process gets: a test run launched as a background job inherits
+        SIGINT ignored, and a shell cannot trap a signal ignored when it started."""
         return subprocess.Popen([shell, "-c", self.map_paths(script), "script", *args], env=self._env(env),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.root)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.root,
+                                preexec_fn=_default_signals)
 
     def calls(self, cmd: str | None = None) -> list[Call]:
         out = []
