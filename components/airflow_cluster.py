@@ -291,6 +291,8 @@ TASK_PRELOAD = {
 }
 #: dumb-init signals only Airflow's main process (not the whole group), which then lets running tasks finish.
 SIGNAL_MAIN_PROCESS_ONLY = {"DUMB_INIT_SETSID": "0"}
+#: What the containers that run tasks (the LocalExecutor scheduler, Celery workers) add to the shared env.
+TASK_RUNNER_ENV = {**SIGNAL_MAIN_PROCESS_ONLY, **TASK_PRELOAD}
 
 
 def airflow_specs(
@@ -370,14 +372,14 @@ def airflow_specs(
         elif role == "scheduler" and local:
             # With LocalExecutor the scheduler runs the tasks: it stops like a worker.
             services.append(spec(service, command, healthcheck, config.limits, stop=TASK_RUNNER_STOP,
-                                 extra_env={**SIGNAL_MAIN_PROCESS_ONLY, **TASK_PRELOAD}))
+                                 extra_env=TASK_RUNNER_ENV))
         else:
             services.append(spec(service, command, healthcheck, config.limits))
     if not local:
         for index in range(1, config.workers + 1):
             services.append(
                 spec(names.worker(index), ("celery", "worker"), WORKER_HEALTHCHECK, config.worker_limits,
-                     stop=TASK_RUNNER_STOP, extra_env={**SIGNAL_MAIN_PROCESS_ONLY, **TASK_PRELOAD})
+                     stop=TASK_RUNNER_STOP, extra_env=TASK_RUNNER_ENV)
             )
     return init, services
 
