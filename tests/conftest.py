@@ -27,3 +27,12 @@ def stack(config_name: str) -> ProgramRun:
 def preview(config_name: str) -> ProgramRun:
     """The program as `pulumi preview` of a new stack runs it (computed values unknown)."""
     return previewed(config_name)
+
+
+@pytest.fixture(autouse=True)
+def _program_leaves_the_build_context_alone(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside the e2e, the program's runs under mocks do not stage (or remove) the extra CA bundle in
+    images/ca/: an e2e image build running at the same time on this checkout reads it."""
+    if "e2e" in request.path.parts:
+        return
+    monkeypatch.setattr("components.platform.stage_ca_bundle", lambda bundle: None)
