@@ -92,6 +92,7 @@ bench: venv ## Print speed figures (program evaluation under mocks, DAG parse an
 	$(PY) -m bench.dags_bench
 
 e2e: venv ## Run the dev and prod shapes for real on the local Docker engine: checks, figures, drills
+	mkdir -p build && date +%s > build/.e2e-started
 	bash e2e/engine.sh
 	command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	$(PY) e2e/base_images.py
