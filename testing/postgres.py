@@ -11,7 +11,6 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 from collections.abc import Iterator
 
 import pytest
+from testing.net import free_port
 
 
 def _pg_bin() -> Path:
@@ -27,12 +27,6 @@ def _pg_bin() -> Path:
         if (candidate / "initdb").exists():
             return candidate
     raise RuntimeError("PostgreSQL server binaries not found: apt-get install postgresql (see .ci/run)")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -73,7 +67,7 @@ def start_postgres() -> Iterator[PostgresServer]:
     pwfile = root / "pw"
     pwfile.write_text(password + "\n")
     shutil.chown(pwfile, "postgres", "postgres")
-    port = _free_port()
+    port = free_port()
     _as_postgres(
         [
             str(bin_dir / "initdb"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -20,6 +19,7 @@ from mlpipelines.smoke import (
     diagnose_mlflow_failure,
     run_smoke_check,
 )
+from testing.net import free_port
 
 # Messages as the MLflow client / requests actually word them.
 HOST_403 = (
@@ -129,14 +129,8 @@ def test_missing_tracking_uri_is_diagnosed(monkeypatch):
         run_smoke_check()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_refused_connection_is_diagnosed_as_tracking_uri(monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     with pytest.raises(MlflowSmokeError) as excinfo:
         run_smoke_check()

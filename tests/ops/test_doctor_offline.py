@@ -15,6 +15,7 @@ import pytest
 from config import parse_platform
 from ops import doctor
 from ops.stack import from_run
+from testing.net import free_port
 from testing.program import run_program, stack_config, with_overrides
 
 
@@ -31,24 +32,18 @@ class NoContainers:
             return []
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _handle(mlflow_port: int):
     """The dev stack, every published port free on this machine but MLflow's (the caller's)."""
     config = stack_config("dev")
     for key in parse_platform(config, "dev").published_ports():
         section, field = key.split(".")
-        config = with_overrides(config, **{section: {field: _free_port()}})
+        config = with_overrides(config, **{section: {field: free_port()}})
     config = with_overrides(config, mlflow={"port": mlflow_port})
     return from_run(run_program("dev", config), "dev", NoContainers(), config)
 
 
 def test_before_a_deploy_free_ports_get_a_clean_bill():
-    assert doctor.diagnose(_handle(_free_port())) == []
+    assert doctor.diagnose(_handle(free_port())) == []
 
 
 def test_a_taken_port_is_reported_with_the_config_key_that_moves_it():
@@ -63,7 +58,7 @@ def test_a_taken_port_is_reported_with_the_config_key_that_moves_it():
 
 
 def test_missing_containers_are_named_with_the_deploy_that_creates_them():
-    handle = _handle(_free_port())
+    handle = _handle(free_port())
     findings = list(doctor.check_containers(handle))
     assert {f.subject for f in findings} == set(handle.long_running())
     assert "airflow-init" not in {f.subject for f in findings}  # one-shot jobs are not meant to keep running
@@ -77,7 +72,7 @@ def test_left_out_services_are_never_reported():
 
 
 def test_a_report_names_each_problem_and_its_fix():
-    handle = _handle(_free_port())
+    handle = _handle(free_port())
     finding = doctor.Finding("dag-paused", "train_anomaly_model", "paused", "unpause it")
     assert doctor.report(handle, [finding]) == ("dev: 1 problem\n[dag-paused] train_anomaly_model: paused\n"
                                                 "    fix: unpause it")
@@ -87,7 +82,7 @@ def test_a_report_names_each_problem_and_its_fix():
 @pytest.mark.parametrize("check", sorted(doctor.CHECKS))
 def test_with_nothing_running_only_the_containers_check_speaks(check):
     """One finding per cause: an endpoint or a DAG of a container that is not running is not reported again."""
-    findings = list(doctor.CHECKS[check](_handle(_free_port())))
+    findings = list(doctor.CHECKS[check](_handle(free_port())))
     assert bool(findings) == (check == "containers")
 
 

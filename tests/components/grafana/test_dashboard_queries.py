@@ -19,7 +19,6 @@ import importlib.util
 import math
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ import pytest
 from components.database import Consumer, bootstrap_sql
 from components.grafana import DATASOURCE_UID
 from components.platform import MLFLOW_READER
+from testing.net import free_port
 from testing.grafana_sql import (
     TimeRange,
     VariableValue,
@@ -131,12 +131,6 @@ def test_every_panel_has_expected_columns_declared():
 # ---------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _require_python_packages() -> Path:
     missing = [name for name in ("mlflow", "psycopg2") if importlib.util.find_spec(name) is None]
     mlflow_cli = Path(sys.executable).parent / "mlflow"
@@ -180,7 +174,7 @@ class Stack:
 
 
 def _start_mlflow(mlflow_cli: Path, backend_uri: str, artifacts: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
     process = subprocess.Popen(
         [str(mlflow_cli), "server", "--backend-store-uri", backend_uri, "--serve-artifacts",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import secrets
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from testing.net import free_port
 from testing.program import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "components" / "scripts" / "objectstore_init.py"
@@ -37,12 +37,6 @@ def _load(path: Path, name: str):
 
 init = _load(SCRIPT, "objectstore_init")
 garage = _load(STANDIN, "garage_standin")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -71,7 +65,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     token_file.write_text(token)
     previous = settings.INITIAL_NO_AUTH_ACTION_COUNT
     settings.INITIAL_NO_AUTH_ACTION_COUNT = 0  # as the stand-in runs: IAM enforced from the first request
-    s3_port, admin_port = _free_port(), _free_port()
+    s3_port, admin_port = free_port(), free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
     moto.start()
     state = garage.Store("us-east-1", volume / "meta", volume / "data")
@@ -179,7 +173,7 @@ def test_an_unreachable_store_fails_the_job_in_time(tmp_path: Path, capsys: pyte
     id_file, secret_file, _, _ = _key(tmp_path, "gone")
     token = tmp_path / "token"
     token.write_text("x" * 64)
-    code = init.main(["--admin-url", f"http://127.0.0.1:{_free_port()}", "--token-file", str(token),
+    code = init.main(["--admin-url", f"http://127.0.0.1:{free_port()}", "--token-file", str(token),
                       "--bucket", "gone", "--key-name", "gone", "--key-id-file", str(id_file),
                       "--key-secret-file", str(secret_file), "--timeout-s", "2"])
     assert code == 1 and "did not answer within 2 s" in capsys.readouterr().err

@@ -23,16 +23,11 @@ import pytest
 
 from components.database import Consumer, ReadOnlyAccess, bootstrap_sql
 from components.pooler import PASSFILE, USERLIST_FILE
+from testing.net import free_port
 from testing.postgres import run_bootstrap
 from testing.program import shipped
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -43,7 +38,7 @@ def pooler(postgres_server, tmp_path):
     run_bootstrap(postgres_server, tmp_path, lambda d: bootstrap_sql(
         [Consumer("airflow", ("airflow",))], ReadOnlyAccess("reader", "airflow", "airflow"), d),
         {"airflow": password, "reader": "reader-password-123"})
-    port = _free_port()
+    port = free_port()
     # pgbouncer refuses root, so it runs as postgres: its folder must be one postgres can reach (not under
     # pytest's root-only tmp folder).
     folder = Path(tempfile.mkdtemp(prefix="mlplatform-pgbouncer-"))
