@@ -219,6 +219,7 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
                 config=config.airbyte,
                 context=ctx,
                 databases={role: database.connections[role] for role in ("airbyte", "temporal")},
+                debian_base_image=config.images.python_base,
                 depends_on=[database.container],
                 protect_data=config.protect_data,
             ),

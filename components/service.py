@@ -130,6 +130,10 @@ class ContainerSpec:
     """Replace (so re-run) this job on every `pulumi up`, e.g. to re-assert generated passwords."""
     stop: Stop = Stop()
     """Stop signal and grace period (long-running services)."""
+    on_stack_network: bool = True
+    """Join the stack network (every service does, except one confined to ``extra_networks``)."""
+    extra_networks: Sequence[pulumi.Input[str]] = ()
+    """Further networks (by name) the container joins under its service alias."""
 
     def __post_init__(self) -> None:
         overlap = set(self.env) & set(self.secret_env)
@@ -137,6 +141,10 @@ class ContainerSpec:
             raise ValueError(f"{self.service}: env keys both plain and secret: {sorted(overlap)}")
         if self.host_port is not None and self.internal_port is None:
             raise ValueError(f"{self.service}: host_port needs internal_port")
+        if not self.on_stack_network and not self.extra_networks:
+            raise ValueError(f"{self.service}: a container needs a network")
+        if not self.on_stack_network and self.host_port is not None:
+            raise ValueError(f"{self.service}: a confined container publishes no port")
         if not self.one_shot and self.healthcheck is None:
             raise ValueError(f"{self.service}: a long-running service needs a health check")
         if (self.secret_files or any(u.secret for u in self.uploads)) and self.secrets_owner is None:
@@ -271,7 +279,10 @@ def declare_container(
         entrypoints=list(spec.entrypoint) or None,
         envs=env_list(spec, ctx.env_cache),
         healthcheck=healthcheck,
-        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=ctx.network_name, aliases=[spec.service])],
+        networks_advanced=[
+            docker.ContainerNetworksAdvancedArgs(name=network, aliases=[spec.service])
+            for network in ([ctx.network_name] if spec.on_stack_network else []) + list(spec.extra_networks)
+        ],
         ports=ports,
         volumes=[
             docker.ContainerVolumeArgs(

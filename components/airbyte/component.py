@@ -21,9 +21,10 @@ from components.airbyte.upstream import (
 )
 from components.base import PlatformComponent
 from components.database import ConnectionInfo
-from components.images import pulled_image
+from components.images import built_image, pulled_image
 from components.service import StackContext, data_volume, declare_container, job_succeeded
 from config.models import Airbyte as AirbyteConfig
+from config.versions import REPO_ROOT
 
 @dataclass
 class AirbyteArgs:
@@ -35,6 +36,8 @@ class AirbyteArgs:
     """Network, bind address and naming shared by the stack."""
     databases: dict[str, ConnectionInfo]
     """Connections for the roles of ``airbyte_consumers()`` (``airbyte``, ``temporal``)."""
+    debian_base_image: str
+    """Pinned Debian-based image the Docker API proxy is built on (``images.python_base``)."""
     depends_on: Sequence[pulumi.Resource] = ()
     """Resources to wait for first (the PostgreSQL container)."""
     protect_data: bool = False
@@ -65,6 +68,8 @@ class Airbyte(PlatformComponent):
     init_succeeded: pulumi.Output[bool]
     """Resolves only if the bootloader exited 0 (fails `pulumi up` otherwise)."""
     containers: dict[str, docker.Container]
+    docker_api_network: docker.Network
+    """Internal network of the Docker API proxy; only the worker joins it besides the proxy."""
 
     def __init__(self, name: str, args: AirbyteArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, opts)
@@ -84,16 +89,34 @@ class Airbyte(PlatformComponent):
         self.url = ctx.browser_url(args.config.port)
         self.api_url = ctx.browser_url(args.config.api_port, PUBLIC_API_PATH)
         self.internal_api_url = INTERNAL_API_URL
+        # The Docker API proxy's own network: internal (no route out), joined by the proxy and the worker only.
+        self.docker_api_network = docker.Network(
+            self.child_name("docker-api"),
+            name=ctx.container_name("airbyte-docker-api"),
+            driver="bridge",
+            internal=True,
+            labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in ctx.stack_labels().items()],
+            opts=child,
+        )
+        images = {
+            key: pulled_image(self.child_name(f"{key}-image"), ref, child).image_id for key, ref in image_refs().items()
+        }
+        images["docker-proxy"] = built_image(
+            self.child_name("docker-proxy-image"),
+            repository="mlplatform/dockerapi-proxy",
+            dockerfile="images/dockerapi-proxy/Dockerfile",
+            inputs=[REPO_ROOT / "images/dockerapi-proxy"],
+            build_args={"DEBIAN_BASE": args.debian_base_image},
+            opts=child,
+        ).image_id
         settings = AirbyteSettings(
-            images={
-                key: pulled_image(self.child_name(f"{key}-image"), ref, child).image_id
-                for key, ref in image_refs().items()
-            },
+            images=images,
             database=args.databases[AIRBYTE_ROLE],
             temporal=args.databases[TEMPORAL_ROLE],
             volumes=AirbyteVolumes(**{kind: vol.name for kind, vol in volumes.items()}),
             webapp_url=self.url + "/",
             basic_auth_password=self.basic_auth_password,
+            docker_api_network=self.docker_api_network.name,
             limits=args.config.limits,
             config=args.config,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,6 @@ from components.airbyte.upstream import (
     CRON_PORT,
     DOCKER_PROXY,
     DOCKER_PROXY_PORT,
-    DOCKER_SOCKET,
     FLAGS_PATH,
     INTERNAL_API_URL,
     LOCAL_ROOT,
@@ -42,6 +42,7 @@ from components.airbyte.upstream import (
     temporal_dynamic_config,
 )
 from components.database import ConnectionInfo
+from components.docker_api_proxy import AIRBYTE_WORKER_RULES, docker_api_proxy_spec
 from components.service import ContainerSpec, HealthCheck, Upload, VolumeMount
 from config.models import Airbyte as AirbyteConfig
 from config.models import Limits
@@ -77,14 +78,6 @@ TEMPORAL_HEALTHCHECK = HealthCheck(
     retries=12,
     start_period_s=90,
 )
-#: /_ping is allowed by the socket proxy by default; busybox wget is in its Alpine base.
-DOCKER_PROXY_HEALTHCHECK = HealthCheck(
-    test=("CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{DOCKER_PROXY_PORT}/_ping"),
-    interval_s=10,
-    timeout_s=5,
-    retries=6,
-    start_period_s=10,
-)
 
 
 @dataclass(frozen=True)
@@ -110,6 +103,8 @@ class AirbyteSettings:
     webapp_url: str
     """Browser URL of the UI (Airbyte puts it in notification links)."""
     basic_auth_password: pulumi.Input[str]
+    docker_api_network: pulumi.Input[str]
+    """The internal network where the Docker API proxy is, and which only the worker joins besides it."""
     limits: Limits = Limits()
     config: AirbyteConfig = field(default_factory=AirbyteConfig)
 
@@ -241,10 +236,10 @@ def server_spec(s: AirbyteSettings) -> ContainerSpec:
 def worker_spec(s: AirbyteSettings) -> ContainerSpec:
     """Runs connectors as sibling containers through the Docker API proxy (``DOCKER_HOST``), never the raw socket.
 
-    ``*_DOCKER_MOUNT`` name the host volumes the connector containers mount,
-    so they must be the real volume names.
+    The only container besides the proxy on the proxy's internal network. ``*_DOCKER_MOUNT`` name the host
+    volumes the connector containers mount, so they must be the real volume names.
     """
-    return _app_spec(
+    spec = _app_spec(
         s,
         WORKER,
         "worker",
@@ -264,6 +259,7 @@ def worker_spec(s: AirbyteSettings) -> ContainerSpec:
         control_plane=True,
         volumes=(_workspace(s), _local(s)),
     )
+    return dataclasses.replace(spec, extra_networks=(s.docker_api_network,))
 
 
 def cron_spec(s: AirbyteSettings) -> ContainerSpec:
@@ -329,22 +325,14 @@ def api_proxy_spec(s: AirbyteSettings) -> ContainerSpec:
 
 
 def docker_proxy_spec(s: AirbyteSettings) -> ContainerSpec:
-    """The only container that mounts the Docker socket, exposing just what ``docker pull/run`` need.
+    """The only container with the Docker socket: an allow-list of the calls the worker's `docker pull/run`
+    makes (components/docker_api_proxy.py), refusing containers that would reach the host.
 
-    Upstream relays the whole API with socat. Here: containers and images
-    (create/start/attach/wait/remove, pull/inspect) with POST; build, exec,
-    volumes, networks, swarm, secrets, system, plugins, auth stay denied.
-    Creating containers is still root-equivalent on the host; the proxy
-    narrows the surface and keeps the socket out of the JVM container.
+    Confined: it is on its own internal network (no route out, no published port), not on the stack
+    network, so only the worker reaches it; an Airflow task or any other stack container cannot.
     """
-    return ContainerSpec(
-        service=DOCKER_PROXY,
-        image=s.images["docker-proxy"],
-        env={"CONTAINERS": "1", "IMAGES": "1", "POST": "1"},
-        healthcheck=DOCKER_PROXY_HEALTHCHECK,
-        volumes=(VolumeMount(DOCKER_SOCKET, host_path=DOCKER_SOCKET, read_only=True),),
-        limits=s.limits,
-    )
+    return docker_api_proxy_spec(DOCKER_PROXY, s.images["docker-proxy"], AIRBYTE_WORKER_RULES,
+                                 s.docker_api_network, s.limits)
 
 
 #: Start order: each service with the services it must wait for (created, healthy or exited 0).

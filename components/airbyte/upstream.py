@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 
 from components.database import Consumer
-from config.versions import AIRBYTE_VERSION, DOCKER_SOCKET_PROXY_IMAGE
+from components import docker_api_proxy
+from config.versions import AIRBYTE_VERSION
 
 # -- names and ports (upstream .env of 0.63.18/19) --------------------------------
 BOOTLOADER = "airbyte-bootloader"
@@ -31,14 +32,14 @@ WORKER_HEARTBEAT_PORT = 9000
 CRON_PORT = 9001
 PROXY_WEB_PORT = 8000
 PROXY_API_PORT = 8001
-DOCKER_PROXY_PORT = 2375
+DOCKER_PROXY_PORT = docker_api_proxy.PORT
 
 WORKSPACE_ROOT = "/tmp/workspace"
 LOCAL_ROOT = "/tmp/airbyte_local"
 CONFIG_ROOT = "/data"
 FLAGS_PATH = "/flags"
 TEMPORAL_DYNAMIC_CONFIG = "/etc/temporal/config/dynamicconfig/development.yaml"
-DOCKER_SOCKET = "/var/run/docker.sock"
+DOCKER_SOCKET = docker_api_proxy.DOCKER_SOCKET
 
 #: The role and databases Airbyte owns on the platform's PostgreSQL.
 AIRBYTE_ROLE, AIRBYTE_DATABASE = "airbyte", "airbyte"
@@ -49,8 +50,6 @@ PUBLIC_API_PATH = "/api/public/v1"
 #: What containers on the stack network (Airflow) call: the server directly, no proxy, no basic auth.
 INTERNAL_API_URL = f"http://{SERVER}:{SERVER_PORT}{PUBLIC_API_PATH}"
 
-#: Filtering Docker API proxy (HAProxy); pinned in config/versions.py.
-SOCKET_PROXY_IMAGE = DOCKER_SOCKET_PROXY_IMAGE
 
 #: Upstream's deployment feature flags (flags.yml, mounted at /flags; FEATURE_FLAG_CLIENT=config).
 UPSTREAM_FLAGS = (
@@ -99,9 +98,10 @@ TEMPORAL_DYNAMIC_SETTINGS = {
 
 
 def image_refs() -> dict[str, str]:
-    """Every image the deployment pulls, keyed by short name; Airbyte tags follow AIRBYTE_VERSION."""
+    """Every image the deployment pulls, keyed by short name; Airbyte tags follow AIRBYTE_VERSION. (The Docker
+    API proxy is built: images/dockerapi-proxy.)"""
     airbyte = ("bootloader", "temporal", "server", "worker", "cron", "connector-builder-server", "webapp", "proxy")
-    return {**{name: f"airbyte/{name}:{AIRBYTE_VERSION}" for name in airbyte}, "docker-proxy": SOCKET_PROXY_IMAGE}
+    return {name: f"airbyte/{name}:{AIRBYTE_VERSION}" for name in airbyte}
 
 
 def airbyte_consumers() -> list[Consumer]:

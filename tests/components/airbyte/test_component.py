@@ -10,9 +10,10 @@ from components import secrets
 from components.airbyte import component as airbyte_component
 from components.airbyte import upstream as ab
 from components.database import ConnectionInfo
+from components.docker_api_proxy import AIRBYTE_WORKER_RULES, CONFIG_PATH, haproxy_config
 from components.service import StackContext
 from config.models import Airbyte as AirbyteConfig
-from config.versions import AIRBYTE_VERSION
+from config.versions import AIRBYTE_VERSION, DEFAULT_IMAGES
 from testing.program import ProgramRun, declare_component
 
 UPSTREAM_SERVICES = {
@@ -29,7 +30,8 @@ def deploy(bind_address: str = "127.0.0.1", **config: Any) -> ProgramRun:
             for c in ab.airbyte_consumers()
         }
         component = airbyte_component.Airbyte("airbyte", airbyte_component.AirbyteArgs(
-            config=AirbyteConfig(enabled=True, **config), context=ctx, databases=databases))
+            config=AirbyteConfig(enabled=True, **config), context=ctx, databases=databases,
+            debian_base_image=DEFAULT_IMAGES["python_base"]))
         keys = ("url", "api_url", "internal_api_url", "airflow_connection", "basic_auth_password", "init_succeeded")
         return {key: getattr(component, key) for key in keys}
 
@@ -119,13 +121,26 @@ def test_docker_socket_is_mounted_only_into_the_socket_proxy_and_reaches_the_wor
     mounts = {s: [v.get("hostPath") for v in c.inputs.get("volumes", [])] for s, c in run.mocks.containers().items()}
     assert [s for s, paths in mounts.items() if ab.DOCKER_SOCKET in paths] == [ab.DOCKER_PROXY]
     proxy = run.container(ab.DOCKER_PROXY)
-    assert proxy.inputs["volumes"][0]["readOnly"] is True
-    assert run.image_name(ab.DOCKER_PROXY) == ab.SOCKET_PROXY_IMAGE
-    allowed = {k for k, v in proxy.env().items() if v == "1"}
-    assert allowed == {"CONTAINERS", "IMAGES", "POST"}
+    assert run.image_name(ab.DOCKER_PROXY).startswith("mlplatform/dockerapi-proxy:")  # built: Debian's haproxy
+    config = proxy.upload_content(CONFIG_PATH)
+    assert config == haproxy_config(AIRBYTE_WORKER_RULES)  # the allow-list tests/components/docker_api_proxy runs
+    assert proxy.inputs["command"] == ["haproxy", "-W", "-db", "-f", CONFIG_PATH]
     worker = run.container(ab.WORKER)
     assert worker.env()["DOCKER_HOST"] == f"tcp://{ab.DOCKER_PROXY}:2375"
     assert proxy.urn in worker.dependencies
+
+
+def test_the_docker_api_proxy_is_confined_to_an_internal_network_only_the_worker_shares():
+    run = default()
+    (api_network,) = [n for n in run.of_type("Network") if n.inputs["name"].endswith("-airbyte-docker-api")]
+    assert api_network.inputs["internal"] is True  # no route out of it
+    stack_network = "mlplatform-dev"
+    networks = {s: [n["name"] for n in c.inputs["networksAdvanced"]] for s, c in run.mocks.containers().items()}
+    on_api_network = {s for s, names in networks.items() if api_network.inputs["name"] in names}
+    assert on_api_network == {ab.DOCKER_PROXY, ab.WORKER}
+    assert stack_network not in networks[ab.DOCKER_PROXY]  # Airflow, Grafana and the rest cannot reach it
+    assert stack_network in networks[ab.WORKER]  # the worker still talks to the server and Temporal
+    assert "ports" not in run.container(ab.DOCKER_PROXY).inputs
 
 
 def test_worker_hands_connectors_the_real_volume_names():
