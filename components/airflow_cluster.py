@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_docker as docker
 
-from components import secrets
+from components import ingestion, secrets
 from components.base import PlatformComponent
 from components.database import ConnectionInfo
 from components.images import built_image, pulled_image
@@ -130,6 +129,31 @@ class AirflowSecrets:
 
 
 @dataclass(frozen=True)
+class IngestWiring:
+    """What the task runners get for ingestion (components/ingestion.py): secret files and the table to train on."""
+
+    warehouse: pulumi.Input[str]
+    """The ingest role's login document (secret)."""
+    sources: pulumi.Input[str]
+    """The sources document (secret)."""
+    traffic_table: str
+    """``<schema>.<table>`` that transform_data reads."""
+
+    def env(self) -> dict[str, str]:
+        return {
+            "MLPLATFORM_WAREHOUSE_FILE": secret_path(ingestion.WAREHOUSE_FILE),
+            "MLPLATFORM_INGEST_SOURCES_FILE": secret_path(ingestion.SOURCES_FILE),
+            "MLPLATFORM_TRAFFIC_TABLE": self.traffic_table,
+            "MLPLATFORM_PYAIRBYTE_PYTHON": ingestion.PYAIRBYTE_PYTHON,
+            # PyAirbyte: no registry lookups or telemetry (connectors run from their baked virtualenvs).
+            "AIRBYTE_OFFLINE_MODE": "1",
+        }
+
+    def files(self) -> dict[str, pulumi.Input[str]]:
+        return {ingestion.WAREHOUSE_FILE: self.warehouse, ingestion.SOURCES_FILE: self.sources}
+
+
+@dataclass(frozen=True)
 class AirflowWiring:
     """Where Airflow's dependencies are and what the DAGs are told."""
 
@@ -147,6 +171,8 @@ class AirflowWiring:
     """JSON for AIRFLOW_CONN_AIRBYTE_DEFAULT; None when Airbyte is off."""
     airbyte_connection_id: str | None = None
     """Airbyte connection the ingest DAG syncs."""
+    ingestion: IngestWiring | None = None
+    """The warehouse and the connectors the ingest DAG runs; None leaves the chain on the data dir alone."""
     jwt_issuer: str = ""
     """Set by the component from the stack name."""
     browser_url: str = ""
@@ -311,6 +337,7 @@ def airflow_specs(
     credentials = (Upload(MLFLOW_CREDENTIALS_PATH, mlflow_credentials(wiring.mlflow_login), secret=True),) \
         if wiring.mlflow_login else ()
     mounts = [VolumeMount(LOGS_DIR, volume=volumes.logs), VolumeMount(DATA_DIR, volume=volumes.data)]
+    ingest = wiring.ingestion
     if volumes.dags_host_path is not None:
         mounts.append(VolumeMount(DAGS_DIR, host_path=volumes.dags_host_path, read_only=True))
 
@@ -320,18 +347,21 @@ def airflow_specs(
         healthcheck: HealthCheck,
         limits: Limits,
         stop: Stop = SERVICE_STOP,
-        extra_env: Mapping[str, str] = {},
         internal_port: int | None = None,
         host_port: int | None = None,
+        runs_tasks: bool = False,
     ) -> ContainerSpec:
         # A resolvable hostname per container lets the api-server fetch served task logs.
+        # Only the containers that run tasks get what tasks read: the warehouse login, the ingest sources.
+        task_env = {**TASK_RUNNER_ENV, **(ingest.env() if ingest else {})} if runs_tasks else {}
+        task_files = ingest.files() if runs_tasks and ingest else {}
         return ContainerSpec(
             service=service,
             image=image,
             command=command,
-            env={**env, **cmd_env, **extra_env},
+            env={**env, **cmd_env, **task_env},
             secret_env=secret_env,
-            secret_files=files,
+            secret_files={**files, **task_files},
             secrets_owner=AIRFLOW_USER,
             uploads=credentials,
             healthcheck=healthcheck,
@@ -372,14 +402,14 @@ def airflow_specs(
         elif role == "scheduler" and local:
             # With LocalExecutor the scheduler runs the tasks: it stops like a worker.
             services.append(spec(service, command, healthcheck, config.limits, stop=TASK_RUNNER_STOP,
-                                 extra_env=TASK_RUNNER_ENV))
+                                 runs_tasks=True))
         else:
             services.append(spec(service, command, healthcheck, config.limits))
     if not local:
         for index in range(1, config.workers + 1):
             services.append(
                 spec(names.worker(index), ("celery", "worker"), WORKER_HEALTHCHECK, config.worker_limits,
-                     stop=TASK_RUNNER_STOP, extra_env=TASK_RUNNER_ENV)
+                     stop=TASK_RUNNER_STOP, runs_tasks=True)
             )
     return init, services
 

@@ -50,15 +50,31 @@ class Consumer:
 
     role: str
     databases: tuple[str, ...]
+    schemas: tuple[str, ...] = ()
+    """Schemas besides ``public`` made in each of its databases, owned by ``role``."""
+
+
+@dataclass(frozen=True)
+class ReadGrant:
+    """Read access to the tables of some schemas of one database, including ones ``owner`` creates later."""
+
+    database: str
+    owner: str
+    schemas: tuple[str, ...] = ("public",)
 
 
 @dataclass(frozen=True)
 class ReadOnlyAccess:
-    """A login role that may only read one database's tables, including ones created later by ``owner``."""
+    """A login role that may only read: ``database`` (its default) and the ``also_reads`` grants."""
 
     role: str
     database: str
     owner: str
+    also_reads: tuple[ReadGrant, ...] = ()
+
+    @property
+    def grants(self) -> tuple[ReadGrant, ...]:
+        return (ReadGrant(self.database, self.owner), *self.also_reads)
 
 
 @dataclass(frozen=True)
@@ -144,18 +160,25 @@ def bootstrap_sql(consumers: Sequence[Consumer], reader: ReadOnlyAccess, secrets
                 f"\\connect {db}",
                 f"ALTER SCHEMA public OWNER TO {_ident(consumer.role)};",
                 "REVOKE CREATE ON SCHEMA public FROM PUBLIC;",
+                *(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)} AUTHORIZATION {_ident(consumer.role)};"
+                  for schema in consumer.schemas),
                 "\\connect postgres",
             ]
     lines += _ensure_role(reader.role, secrets_dir)
-    lines += [
-        f"ALTER ROLE {_ident(reader.role)} SET default_transaction_read_only = on;",
-        f"GRANT CONNECT ON DATABASE {_ident(reader.database)} TO {_ident(reader.role)};",
-        f"\\connect {reader.database}",
-        f"GRANT USAGE ON SCHEMA public TO {_ident(reader.role)};",
-        f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {_ident(reader.role)};",
-        f"ALTER DEFAULT PRIVILEGES FOR ROLE {_ident(reader.owner)} IN SCHEMA public "
-        f"GRANT SELECT ON TABLES TO {_ident(reader.role)};",
-    ]
+    lines.append(f"ALTER ROLE {_ident(reader.role)} SET default_transaction_read_only = on;")
+    for grant in reader.grants:
+        lines += [
+            f"GRANT CONNECT ON DATABASE {_ident(grant.database)} TO {_ident(reader.role)};",
+            f"\\connect {grant.database}",
+        ]
+        for schema in grant.schemas:
+            lines += [
+                f"GRANT USAGE ON SCHEMA {_ident(schema)} TO {_ident(reader.role)};",
+                f"GRANT SELECT ON ALL TABLES IN SCHEMA {_ident(schema)} TO {_ident(reader.role)};",
+                f"ALTER DEFAULT PRIVILEGES FOR ROLE {_ident(grant.owner)} IN SCHEMA {_ident(schema)} "
+                f"GRANT SELECT ON TABLES TO {_ident(reader.role)};",
+            ]
+        lines.append("\\connect postgres")
     return "\n".join(lines) + "\n"
 
 

@@ -12,6 +12,7 @@ uploads whose content is a secret Output, so they are secret in Pulumi state.
 from __future__ import annotations
 
 import json
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Mapping
@@ -56,6 +57,8 @@ DASHBOARDS_SOURCE = REPO_ROOT / "grafana" / "dashboards"
 DATASOURCE_TYPE = "grafana-postgresql-datasource"
 #: Fixed so dashboard JSON can reference the data source by uid.
 DATASOURCE_UID = "mlflow-postgres"
+#: The warehouse database (ingested data, training tables), through the same read-only role.
+WAREHOUSE_DATASOURCE_UID = "warehouse-postgres"
 #: Grafana's PostgreSQL version setting only picks query-builder functions; 1500 is the highest it offers.
 POSTGRES_VERSION = 1500
 DASHBOARD_FOLDER = "MLflow"
@@ -102,31 +105,33 @@ def dashboard_files(directory: Path = DASHBOARDS_SOURCE) -> dict[str, str]:
     return files
 
 
-def datasource_provisioning(datasource: ConnectionInfo) -> str:
-    """Data source YAML. The password is read from a file at provisioning time, so this text holds no secret."""
-    document = {
-        "apiVersion": 1,
-        "datasources": [
-            {
-                "name": "MLflow",
-                "uid": DATASOURCE_UID,
-                "type": DATASOURCE_TYPE,
-                "access": "proxy",
-                "url": f"{datasource.host}:{datasource.port}",
-                "user": datasource.user,
-                "isDefault": True,
-                "editable": False,
-                "jsonData": {
-                    "database": datasource.database,
-                    "sslmode": "disable",
-                    "postgresVersion": POSTGRES_VERSION,
-                    "timescaledb": False,
-                },
-                "secureJsonData": {"password": f"$__file{{{DATASOURCE_PASSWORD_FILE}}}"},
-            }
-        ],
-    }
-    return yaml.safe_dump(document, sort_keys=False)
+def datasource_provisioning(datasource: ConnectionInfo, warehouse_database: str | None = None) -> str:
+    """Data source YAML: MLflow's database (the default) and, when given, the warehouse, both as the read-only
+    role. The password is read from a file at provisioning time, so this text holds no secret."""
+
+    def source(name: str, uid: str, database: str, default: bool) -> dict[str, Any]:
+        return {
+            "name": name,
+            "uid": uid,
+            "type": DATASOURCE_TYPE,
+            "access": "proxy",
+            "url": f"{datasource.host}:{datasource.port}",
+            "user": datasource.user,
+            "isDefault": default,
+            "editable": False,
+            "jsonData": {
+                "database": database,
+                "sslmode": "disable",
+                "postgresVersion": POSTGRES_VERSION,
+                "timescaledb": False,
+            },
+            "secureJsonData": {"password": f"$__file{{{DATASOURCE_PASSWORD_FILE}}}"},
+        }
+
+    sources = [source("MLflow", DATASOURCE_UID, datasource.database, True)]
+    if warehouse_database is not None:
+        sources.append(source("Warehouse", WAREHOUSE_DATASOURCE_UID, warehouse_database, False))
+    return yaml.safe_dump({"apiVersion": 1, "datasources": sources}, sort_keys=False)
 
 
 def dashboards_provisioning() -> str:
@@ -166,14 +171,15 @@ def grafana_spec(
     secret_key: pulumi.Input[str],
     volume: pulumi.Input[str],
     dashboards: Mapping[str, str],
+    warehouse_database: str | None = None,
 ) -> ContainerSpec:
-    """The Grafana container: logins only, no phoning home, MLflow data source and dashboards provisioned."""
+    """The Grafana container: logins only, no phoning home, data sources and dashboards provisioned."""
     datasource_password = pulumi.Output.from_input(datasource.password).apply(_provisionable_password)
     uploads = [
         Upload(ADMIN_PASSWORD_FILE, admin_password, secret=True),
         Upload(SECRET_KEY_FILE, secret_key, secret=True),
         Upload(DATASOURCE_PASSWORD_FILE, datasource_password, secret=True),
-        Upload(DATASOURCE_FILE, datasource_provisioning(datasource)),
+        Upload(DATASOURCE_FILE, datasource_provisioning(datasource, warehouse_database)),
         Upload(DASHBOARD_PROVIDER_FILE, dashboards_provisioning()),
     ]
     uploads += [Upload(f"{DASHBOARDS_DIR}/{name}", text) for name, text in sorted(dashboards.items())]
@@ -224,6 +230,8 @@ class GrafanaArgs:
     """Network, bind address and naming shared by the stack."""
     datasource: ConnectionInfo
     """The read-only role's connection to MLflow's database (``Database.connections[MLFLOW_READER.role]``)."""
+    warehouse_database: str | None = None
+    """The warehouse database the same role reads: provisioned as a second data source."""
     protect_data: bool = False
     """Protect the data volume (users, preferences, annotations) from deletion."""
 
@@ -265,6 +273,7 @@ class Grafana(PlatformComponent):
             secret_key,
             self.volume.name,
             dashboard_files(),
+            args.warehouse_database,
         )
         self.container = declare_container(spec, ctx, child)
         self.register_outputs(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,8 +10,16 @@ from typing import Any
 import pulumi_docker as docker
 
 from components.airbyte import Airbyte, AirbyteArgs, airbyte_consumers
-from components.airflow_cluster import AirflowCluster, AirflowClusterArgs, AirflowWiring
+from components.airflow_cluster import AirflowCluster, AirflowClusterArgs, AirflowWiring, IngestWiring
 from components.database import Consumer, Database, DatabaseArgs, ReadOnlyAccess
+from components.ingestion import (
+    WAREHOUSE_DATABASE,
+    WAREHOUSE_ROLE,
+    sources_document,
+    warehouse_consumer,
+    warehouse_document,
+    warehouse_read_grant,
+)
 from components.grafana import Grafana, GrafanaArgs
 from components.images import stage_ca_bundle
 from components.mlflow_server import (
@@ -27,7 +36,7 @@ from components.object_store import ObjectStore, ObjectStoreArgs
 from components.pipelines import pipeline_names
 from components.pooler import Pooler, PoolerArgs
 from components.service import LABEL_PROJECT, LABEL_STACK, StackContext
-from config.loader import external_artifacts_credentials
+from config.loader import external_artifacts_credentials, ingest_secret_config
 from config.models import PlatformConfig
 
 #: The MLflow user Airflow's DAGs log in as (MLflow auth on): not the admin.
@@ -38,14 +47,20 @@ MODEL_APP_MLFLOW_USER = "modelapp"
 #: Where MLflow's artifacts go in the stack's object store bucket.
 OBJECT_STORE_PREFIX = "artifacts"
 CHAMPION_ALIAS = "champion"
-#: The dashboards' read-only role on MLflow's database.
+#: The dashboards' read-only role on MLflow's database (and, see dashboards_reader, the warehouse).
 MLFLOW_READER = ReadOnlyAccess(role="mlflow_reader", database="mlflow", owner="mlflow")
+
+
+def dashboards_reader(config: PlatformConfig) -> ReadOnlyAccess:
+    """The read-only role: MLflow's data by default, and every warehouse schema."""
+    return dataclasses.replace(MLFLOW_READER, also_reads=(warehouse_read_grant(config.ingestion),))
 
 
 def database_consumers(config: PlatformConfig) -> list[Consumer]:
     """Which services get their own role and database."""
     mlflow_databases = ("mlflow", AUTH_DATABASE) if config.mlflow.auth else ("mlflow",)
-    consumers = [Consumer("airflow", ("airflow",)), Consumer("mlflow", mlflow_databases)]
+    consumers = [Consumer("airflow", ("airflow",)), Consumer("mlflow", mlflow_databases),
+                 warehouse_consumer(config.ingestion)]
     if config.airbyte.enabled:
         consumers += airbyte_consumers()
     return consumers
@@ -100,6 +115,10 @@ class Platform:
 
 def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: str | None = None) -> Platform:
     """Declare every resource of the stack and return its endpoints and credentials."""
+    # Secret config is looked up first: a missing key fails the deploy before any resource exists.
+    ingest_secrets = ingest_secret_config(
+        sorted({key for source in config.ingestion.sources for key in source.secret_config.values()})
+    )
     stage_ca_bundle(config.images.extra_ca_bundle)
     network = docker.Network(
         "network",
@@ -128,7 +147,7 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
             image=config.images.postgres,
             context=ctx,
             consumers=database_consumers(config),
-            reader=MLFLOW_READER,
+            reader=dashboards_reader(config),
             protect_data=config.protect_data,
         ),
     )
@@ -204,6 +223,7 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
                 image=config.images.grafana,
                 context=ctx,
                 datasource=database.connections[MLFLOW_READER.role],
+                warehouse_database=WAREHOUSE_DATABASE,
                 protect_data=config.protect_data,
             ),
         )
@@ -249,6 +269,11 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
                 mlflow_login=pipelines_login,
                 airbyte_connection=airbyte.airflow_connection if airbyte else None,
                 airbyte_connection_id=config.airbyte.connection_id,
+                ingestion=IngestWiring(
+                    warehouse=warehouse_document(database.connections[WAREHOUSE_ROLE]),
+                    sources=sources_document(config.ingestion, ingest_secrets),
+                    traffic_table=config.ingestion.traffic_table,
+                ),
             ),
             protect_data=config.protect_data,
             depends_on=[mlflow.container, *([pooler.container] if pooler else [])],

@@ -111,6 +111,20 @@ def external_artifacts_credentials(
     return key_id, secret
 
 
+def ingest_secret_config(keys: list[str], config: pulumi.Config | None = None) -> dict[str, pulumi.Output[str]]:
+    """The secret config values ``ingestion.sources[].secret_config`` names, or one error listing the missing."""
+    config = config or pulumi.Config(CONFIG_NAMESPACE)
+    values = {key: config.get_secret(key) for key in keys}
+    missing = [key for key, value in values.items() if value is None]
+    if missing:
+        raise ConfigError([
+            f"{CONFIG_KEY}.ingestion.sources: secret_config names {CONFIG_NAMESPACE}:{key}, which is not set "
+            f"(`pulumi config set --secret {CONFIG_NAMESPACE}:{key} <value>`)"
+            for key in missing
+        ])
+    return {key: value for key, value in values.items() if value is not None}
+
+
 def load_platform(config: pulumi.Config | None = None) -> PlatformConfig:
     """Read ``mlplatform:platform`` from the current stack and validate it."""
     config = config or pulumi.Config(CONFIG_NAMESPACE)

@@ -8,7 +8,7 @@ work. Cross-field rules (host-port clashes, executor vs worker count) live on
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -28,7 +28,7 @@ from config.types import (
     parse_address,
     shown,
 )
-from config.versions import DEFAULT_IMAGES
+from config.versions import DEFAULT_IMAGES, baked_connectors
 
 
 class _Model(BaseModel):
@@ -202,6 +202,91 @@ class Airbyte(_Model):
     """Limits for each Airbyte container."""
 
 
+#: Where the ingest DAG drops the bundled traffic data set for the default source to read (the Airflow data volume).
+BUNDLED_LANDING_FILE = "/opt/airflow/data/landing/traffic_hourly.csv"
+#: Warehouse schemas the platform owns itself: a source may not land in them.
+WAREHOUSE_OWN_SCHEMAS = ("public", "analytics")
+SourceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")]
+ConfigKey = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,62}$")]
+
+
+class IngestSource(_Model):
+    """One Airbyte connector the ingest DAG runs (PyAirbyte) into the warehouse schema named after it."""
+
+    name: SourceName
+    """Source name, and the warehouse schema its streams land in (one table per stream)."""
+    connector: str
+    """Airbyte connector baked into the Airflow image (images/airflow/connectors/), e.g. source-file."""
+    version: str | None = None
+    """The connector version the stack expects; must be the baked one (unset: whatever is baked)."""
+    config: dict[str, Any] = {}
+    """The connector's config (its spec), without secrets."""
+    secret_config: dict[str, ConfigKey] = {}
+    """Connector config fields set from Pulumi secrets: dotted field path -> secret config key
+    (`pulumi config set --secret mlplatform:<key> <value>`)."""
+    streams: tuple[str, ...] | None = None
+    """Streams to read; unset reads every stream."""
+
+    @model_validator(mode="after")
+    def _baked(self) -> IngestSource:
+        baked = baked_connectors()
+        if self.connector not in baked:
+            raise cross_field_error([f"connector: unknown connector {shown(self.connector)}; baked into the "
+                                     f"Airflow image: {', '.join(baked)} (images/airflow/connectors/)"])
+        if self.version is not None and self.version != baked[self.connector]:
+            raise cross_field_error([f"version: {self.connector} is baked at {baked[self.connector]}, got "
+                                     f"{shown(self.version)} (change images/airflow/connectors/{self.connector}.txt "
+                                     "to deploy another)"])
+        if self.name in WAREHOUSE_OWN_SCHEMAS or self.name.startswith("pg_"):
+            raise cross_field_error([f"name: {shown(self.name)} is a warehouse schema the platform owns; "
+                                     "choose another source name"])
+        for path in self.secret_config:
+            if not all(part.strip() for part in path.split(".")):
+                raise cross_field_error([f"secret_config: {shown(path)} is not a dotted field path"])
+        return self
+
+
+def _bundled_source() -> IngestSource:
+    return IngestSource(
+        name="landing",
+        connector="source-file",
+        config={
+            "dataset_name": "traffic_hourly",
+            "format": "csv",
+            "url": BUNDLED_LANDING_FILE,
+            "provider": {"storage": "local"},
+        },
+    )
+
+
+class Ingestion(_Model):
+    """What the ingest DAG loads into the warehouse database, and which table the training chain reads."""
+
+    sources: tuple[IngestSource, ...] = Field(default_factory=lambda: (_bundled_source(),))
+    """Connectors run in order by the ingest DAG (default: source-file over the bundled traffic data set)."""
+    traffic_table: str = Field(default="landing.traffic_hourly", pattern=r"^[a-z][a-z0-9_]*\.[A-Za-z0-9_]+$")
+    """``<source>.<stream>``: the ingested table transform_data reads."""
+
+    @model_validator(mode="after")
+    def _table_is_ingested(self) -> Ingestion:
+        problems = []
+        names = [source.name for source in self.sources]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            problems.append(f"sources: the name {name!r} is used twice (each source lands in its own schema)")
+        schema, stream = self.traffic_table.split(".", 1)
+        by_name = {source.name: source for source in self.sources}
+        if schema not in by_name:
+            problems.append(f"traffic_table: {shown(self.traffic_table)} names no declared source; "
+                            f"sources: {', '.join(names) or 'none'}")
+        else:
+            streams = by_name[schema].streams
+            if streams is not None and stream not in streams:
+                problems.append(f"traffic_table: stream {stream!r} is not among {schema}'s streams")
+        if problems:
+            raise cross_field_error(problems)
+        return self
+
+
 class Rotation(_Model):
     """Generations of the generated secrets: raising one replaces those secrets on the next deploy
     (`make rotate` does it, and re-asserts everything with the new values)."""
@@ -272,6 +357,8 @@ class PlatformConfig(_Model):
     airflow: Airflow = Airflow()
     grafana: Grafana = Grafana()
     airbyte: Airbyte = Airbyte()
+    ingestion: Ingestion = Ingestion()
+    """Airbyte connectors (PyAirbyte) into the warehouse database, and the table the training chain reads."""
     rotation: Rotation = Rotation()
     """Secret generations (`make rotate`)."""
     object_store: ObjectStore = ObjectStore()

@@ -43,5 +43,20 @@ DEFAULT_IMAGES = {
 
 #: The last Airbyte release with a Docker-native (compose) deployment; see docs/airbyte.md.
 AIRBYTE_VERSION = "0.63.19"
-#: Filtering Docker API proxy between Airbyte's worker and the Docker socket (not an Airbyte image).
-DOCKER_SOCKET_PROXY_IMAGE = "tecnativa/docker-socket-proxy:0.3.0"
+
+#: PyAirbyte and the Airbyte connectors baked into the Airflow image, one full lock file each
+#: (images/airflow/connectors/<venv>.txt): the ingest DAG runs them from their own virtualenvs.
+CONNECTOR_LOCKS_DIR = REPO_ROOT / "images" / "airflow" / "connectors"
+PYAIRBYTE_VENV = "pyairbyte"
+
+
+def baked_connectors(locks: Path = CONNECTOR_LOCKS_DIR) -> dict[str, str]:
+    """Connector name (``source-file``) -> the version its lock pins: the connectors a stack may declare."""
+    return {
+        lock.stem: pinned_version(f"airbyte-{lock.stem}", lock)
+        for lock in sorted(locks.glob("*.txt"))
+        if lock.stem != PYAIRBYTE_VENV
+    }
+
+
+PYAIRBYTE_VERSION = pinned_version("airbyte", CONNECTOR_LOCKS_DIR / f"{PYAIRBYTE_VENV}.txt")

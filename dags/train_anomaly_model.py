@@ -22,11 +22,12 @@ from mlpipelines.dag_defaults import LOCAL_RETRIES, PLATFORM_DAG_ARGS, SERVICE_R
     doc_md=__doc__,
 )
 def train_anomaly_model():
-    @task(**LOCAL_RETRIES)
-    def load_dataset() -> str:
+    @task(**SERVICE_RETRIES)  # reads the warehouse
+    def load_dataset() -> dict:
+        """The warehouse's training table (or, without a warehouse, the training file) as a local file."""
         from mlpipelines.datasets import ensure_training_dataset
 
-        return ensure_training_dataset()["path"]
+        return ensure_training_dataset()
 
     @task(**LOCAL_RETRIES)
     def validate_dataset(path: str) -> str:
@@ -42,10 +43,10 @@ def train_anomaly_model():
         return build_features(path)["path"]
 
     @task(**SERVICE_RETRIES)
-    def train_model(features_path: str) -> dict:
+    def train_model(features_path: str, dataset: dict) -> dict:
         from mlpipelines.training import train_model as train
 
-        return train(features_path)
+        return train(features_path, dataset=dataset)
 
     @task(**SERVICE_RETRIES)
     def evaluate_model(trained: dict, features_path: str) -> dict:
@@ -65,8 +66,9 @@ def train_anomaly_model():
 
         return score(features_path)
 
-    features = prepare_features(validate_dataset(load_dataset()))
-    trained = train_model(features)
+    dataset = load_dataset()
+    features = prepare_features(validate_dataset(dataset["path"]))
+    trained = train_model(features, dataset)
     evaluated = evaluate_model(trained, features)
     registered = register_model(trained, features)
     evaluated >> registered >> batch_score(features)

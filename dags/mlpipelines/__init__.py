@@ -15,14 +15,19 @@ Names shared with the rest of the platform:
   the data dir is configurable per deployment (``MLPLATFORM_DATA_DIR``), and an
   Asset URI that changed with it would silently cut the producer/consumer link.
 
-  - ``mlplatform://datasets/traffic/raw``: raw hourly traffic data landed
-    (by the Airbyte sync or the bundled generator), file ``raw/traffic_hourly.csv``
-    under the data dir.
+  - ``mlplatform://datasets/traffic/raw``: raw hourly traffic data landed: the
+    connectors' warehouse table (``ingestion.traffic_table``, by default
+    ``landing.traffic_hourly``), or without a warehouse the file
+    ``raw/traffic_hourly.csv`` under the data dir.
   - ``mlplatform://datasets/traffic/training``: validated, normalised
-    training set, file ``prepared/traffic_training.csv``.
+    training set: the warehouse table ``analytics.traffic_training``, or the
+    file ``prepared/traffic_training.csv``.
 
 Environment read (set by the platform on every Airflow container):
-``MLFLOW_TRACKING_URI`` (+ ``MLFLOW_TRACKING_USERNAME/PASSWORD`` with auth, read
-by MLflow itself), ``MLPLATFORM_DATA_DIR``, ``MLPLATFORM_AIRBYTE_ENABLED``,
-``MLPLATFORM_AIRBYTE_CONNECTION_ID``, ``MLPLATFORM_ENVIRONMENT``.
+``MLFLOW_TRACKING_URI`` (MLflow reads its credentials file itself),
+``MLPLATFORM_DATA_DIR``, ``MLPLATFORM_AIRBYTE_ENABLED``,
+``MLPLATFORM_AIRBYTE_CONNECTION_ID``, ``MLPLATFORM_ENVIRONMENT``; on the
+containers that run tasks also ``MLPLATFORM_WAREHOUSE_FILE`` and
+``MLPLATFORM_INGEST_SOURCES_FILE`` (secret files), ``MLPLATFORM_TRAFFIC_TABLE``
+and ``MLPLATFORM_PYAIRBYTE_PYTHON``.
 """

@@ -29,6 +29,17 @@ def raw_dataset_path(base: Path | None = None) -> Path:
     return (base or data_dir()) / "raw" / "traffic_hourly.csv"
 
 
+def landing_file_path(base: Path | None = None) -> Path:
+    """The bundled data set's place in the landing folder (the default source's url in the stack config)."""
+    return (base or data_dir()) / "landing" / "traffic_hourly.csv"
+
+
+def ingest_sources_file(environ: dict[str, str] | None = None) -> str:
+    """The sources the platform declared (MLPLATFORM_INGEST_SOURCES_FILE); empty without a warehouse."""
+    env = os.environ if environ is None else environ
+    return (env.get("MLPLATFORM_INGEST_SOURCES_FILE") or "").strip()
+
+
 def training_dataset_path(base: Path | None = None) -> Path:
     return (base or data_dir()) / "prepared" / "traffic_training.csv"
 

@@ -70,8 +70,19 @@ def build_features(dataset_path: str | Path, out_path: Path | None = None) -> di
     return {"path": str(path), "train_rows": int(counts.get("train", 0)), "holdout_rows": int(counts.get("holdout", 0))}
 
 
-def train_model(features_path: str | Path, params: TrainingParams | None = None) -> dict:
-    """Fit on the train split; log params, tags and the model (signature + input example)."""
+def log_training_data(train: pd.DataFrame, dataset: dict | None) -> None:
+    """Record which data the run trained on: an MLflow dataset input (name, digest, schema) and tags."""
+    import mlflow
+    import mlflow.data
+
+    source = (dataset or {}).get("source") or "unknown"
+    mlflow.set_tags({"dataset.source": source, "dataset.rows": str((dataset or {}).get("rows", len(train)))})
+    mlflow.log_input(mlflow.data.from_pandas(train, name=source.removeprefix("warehouse:")), context="training")
+
+
+def train_model(features_path: str | Path, params: TrainingParams | None = None, dataset: dict | None = None) -> dict:
+    """Fit on the train split; log params, tags, the training data (``dataset``: where it came from, from the
+    load step) and the model (signature + input example)."""
     import mlflow
     import mlflow.sklearn
     from mlflow.models import infer_signature
@@ -91,6 +102,7 @@ def train_model(features_path: str | Path, params: TrainingParams | None = None)
                 "environment": settings.deployment_environment(),
             }
         )
+        log_training_data(train, dataset)
         mlflow.log_params(
             {
                 **asdict(params),

@@ -46,15 +46,17 @@ def _asset_uris(condition) -> set[str]:
     return {asset.uri for asset in condition.objects}
 
 
-def test_ingest_branches_between_airbyte_and_bundled_data_and_emits_raw_asset(dagbag):
+def test_ingest_branches_between_airbyte_connectors_and_bundled_data_and_emits_raw_asset(dagbag):
     from airflow.providers.airbyte.operators.airbyte import AirbyteTriggerSyncOperator
 
     dag = dagbag.dags["ingest_data"]
     assert dag.schedule == "@daily"
     assert dag.is_paused_upon_creation is False
     assert _graph(dag) == {
-        "choose_source": {"airbyte_sync", "land_bundled_data"},
+        "choose_source": {"airbyte_sync", "seed_landing_file", "land_bundled_data"},
         "airbyte_sync": {"publish_raw_data"},
+        "seed_landing_file": {"run_connectors"},
+        "run_connectors": {"publish_raw_data"},
         "land_bundled_data": {"publish_raw_data"},
         "publish_raw_data": set(),
     }
@@ -68,6 +70,15 @@ def test_ingest_branches_between_airbyte_and_bundled_data_and_emits_raw_asset(da
     assert "xcom_pull(task_ids='choose_source', key='airbyte_connection_id')" in sync.connection_id
     assert sync.asynchronous is False
     assert (sync.retries, sync.retry_exponential_backoff) == (3, 2.0)
+
+
+def test_connectors_run_in_pyairbytes_baked_interpreter(dagbag):
+    from airflow.providers.standard.operators.python import ExternalPythonOperator
+
+    connectors = dagbag.dags["ingest_data"].get_task("run_connectors")
+    assert isinstance(connectors, ExternalPythonOperator)
+    assert connectors.python == "/opt/mlplatform/venvs/pyairbyte/bin/python"
+    assert connectors.retries == 3  # a database restart during a deploy costs a retry
 
 
 def test_transform_is_scheduled_on_raw_asset_and_emits_training_asset(dagbag):
@@ -84,7 +95,7 @@ def test_training_dag_graph_schedule_and_retries(dagbag):
     assert dag.is_paused_upon_creation is False
     assert dag.max_active_runs == 1
     assert _graph(dag) == {
-        "load_dataset": {"validate_dataset"},
+        "load_dataset": {"validate_dataset", "train_model"},
         "validate_dataset": {"prepare_features"},
         "prepare_features": {"train_model", "evaluate_model", "register_model", "batch_score"},
         "train_model": {"evaluate_model", "register_model"},
@@ -92,10 +103,11 @@ def test_training_dag_graph_schedule_and_retries(dagbag):
         "register_model": {"batch_score"},
         "batch_score": set(),
     }
-    for task_id in ("train_model", "evaluate_model", "register_model", "batch_score"):  # talk to MLflow
+    # Talk to MLflow or the warehouse: a service restarting during a deploy costs a retry.
+    for task_id in ("load_dataset", "train_model", "evaluate_model", "register_model", "batch_score"):
         task = dag.get_task(task_id)
         assert task.retries == 3 and task.retry_exponential_backoff == 2.0, task_id
-    for task_id in ("load_dataset", "validate_dataset", "prepare_features"):  # bad data: no point retrying
+    for task_id in ("validate_dataset", "prepare_features"):  # bad data: no point retrying
         assert dag.get_task(task_id).retries == 0, task_id
 
 
@@ -131,8 +143,11 @@ def test_dag_files_keep_heavy_libraries_out_of_parse_time(dag_file):
     assert json.loads(out) == []
 
 
-# Distributions the apache/airflow base image already ships (Airflow core's own dependencies).
-BASE_IMAGE_DISTRIBUTIONS = {"apache-airflow", "apache-airflow-core", "apache-airflow-task-sdk", "pendulum"}
+# Distributions the apache/airflow base image already ships (Airflow core's own dependencies; its metadata
+# database layer is SQLAlchemy).
+BASE_IMAGE_DISTRIBUTIONS = {
+    "apache-airflow", "apache-airflow-core", "apache-airflow-task-sdk", "pendulum", "sqlalchemy",
+}
 
 
 def _imported_modules() -> set[str]:
@@ -140,6 +155,8 @@ def _imported_modules() -> set[str]:
 
     modules = set()
     for path in DAGS_DIR.rglob("*.py"):
+        if path == PYAIRBYTE_MODULE:
+            continue  # runs in PyAirbyte's own interpreter (test_connectors_module_needs_only_pyairbyte)
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 modules.update(alias.name for alias in node.names)
@@ -160,6 +177,25 @@ def _distributions_for(module: str) -> set[str]:
     if top == "airflow":
         return {"apache-airflow"}
     return {dist.lower() for dist in packages_distributions()[top]}
+
+
+PYAIRBYTE_MODULE = DAGS_DIR / "mlpipelines" / "connectors.py"
+
+
+def test_connectors_module_needs_only_pyairbyte():
+    """What PyAirbyte's interpreter imports: the standard library and the locked airbyte package, nothing else."""
+    import ast
+
+    from config.versions import CONNECTOR_LOCKS_DIR, PYAIRBYTE_VENV, pinned_version
+
+    tops = set()
+    for node in ast.walk(ast.parse(PYAIRBYTE_MODULE.read_text())):
+        if isinstance(node, ast.Import):
+            tops.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            tops.add(node.module.split(".")[0])
+    assert tops - sys.stdlib_module_names - {"__future__"} == {"airbyte"}
+    assert pinned_version("airbyte", CONNECTOR_LOCKS_DIR / f"{PYAIRBYTE_VENV}.txt")
 
 
 def test_image_requirements_are_exactly_what_the_dags_import():

@@ -78,8 +78,12 @@ def test_training_dag_fails_on_bad_data_before_touching_mlflow(dagbag, local_mlf
     assert local_mlflow["client"].search_runs([experiment.experiment_id]) == []
 
 
-def test_ingest_then_transform_emit_the_assets(dagbag, local_mlflow, monkeypatch):
+def test_without_a_warehouse_ingest_then_transform_work_on_the_data_dir_and_emit_the_assets(
+    dagbag, local_mlflow, monkeypatch
+):
     monkeypatch.setenv("MLPLATFORM_AIRBYTE_ENABLED", "false")
+    monkeypatch.delenv("MLPLATFORM_INGEST_SOURCES_FILE", raising=False)
+    monkeypatch.delenv("MLPLATFORM_WAREHOUSE_FILE", raising=False)
     raw_before = asset_event_count(settings.RAW_ASSET_URI)
     training_before = asset_event_count(settings.TRAINING_ASSET_URI)
 
@@ -88,6 +92,8 @@ def test_ingest_then_transform_emit_the_assets(dagbag, local_mlflow, monkeypatch
     assert task_states(ingest) == {
         "choose_source": "success",
         "airbyte_sync": "skipped",
+        "seed_landing_file": "skipped",
+        "run_connectors": "skipped",
         "land_bundled_data": "success",
         "publish_raw_data": "success",
     }

@@ -69,3 +69,16 @@ def test_transform_reads_landed_raw_data_and_rejects_bad_data(tmp_path):
     frame.to_csv(raw, index=False)
     with pytest.raises(DataValidationError, match=r"column 'avg_speed_kmh' has 1 value\(s\) outside \[0, 250\]"):
         datasets.build_training_dataset(tmp_path)
+
+
+def test_the_dags_and_the_config_agree_on_the_landing_file_and_pyairbyte():
+    """The DAG side cannot import the program's modules (not in the image): the shared values are checked here."""
+    from pathlib import Path
+
+    from components.ingestion import PYAIRBYTE_PYTHON
+    from config.models import BUNDLED_LANDING_FILE
+    from mlpipelines import settings
+    from testing.program import REPO_ROOT
+
+    assert str(settings.landing_file_path(Path(settings.DEFAULT_DATA_DIR))) == BUNDLED_LANDING_FILE
+    assert f'"{PYAIRBYTE_PYTHON}"' in (REPO_ROOT / "dags" / "ingest_data.py").read_text()

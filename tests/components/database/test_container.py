@@ -63,6 +63,7 @@ def test_health_check_logs_in_as_every_service():
     assert c.env()["MLPLATFORM_DB_LOGINS"].split() == [
         "airflow:airflow:/run/secrets/db-airflow-password",
         "mlflow:mlflow:/run/secrets/db-mlflow-password",
+        "warehouse:warehouse:/run/secrets/db-warehouse-password",
         "mlflow_reader:mlflow:/run/secrets/db-mlflow-reader-password",
     ]
 
