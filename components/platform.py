@@ -158,6 +158,8 @@ def build_platform(config: PlatformConfig, project: str, stack: str, deploy_id: 
         login=("postgres", database.superuser_password),
     )
     platform.login("dashboards_reader", MLFLOW_READER.role, database.connections[MLFLOW_READER.role].password)
+    # The ingest role: what an Airbyte destination (or any loader) writes the warehouse as.
+    platform.login("warehouse", WAREHOUSE_ROLE, database.connections[WAREHOUSE_ROLE].password)
 
     store = None
     if config.object_store.enabled:

@@ -79,7 +79,7 @@ def _logins(stack: Stack) -> dict[str, bool]:
             user = credentials[login]
             result[login] = requests.get(url, params={"max_results": 1}, timeout=10,
                                          auth=(user["username"], user["password"])).status_code == 200
-    for login, database in (("dashboards_reader", "mlflow"), ("postgres", "postgres")):
+    for login, database in (("dashboards_reader", "mlflow"), ("warehouse", "warehouse"), ("postgres", "postgres")):
         result[login] = _connects(stack, credentials[login]["username"], credentials[login]["password"], database)
     return result
 

@@ -32,8 +32,9 @@ def test_grafana_is_deployed_with_its_endpoint_and_login(stack):
 
 def test_every_service_with_a_login_has_an_endpoint(stack: ProgramRun):
     endpoints, credentials = stack.value("endpoints"), stack.value("credentials")
-    # Logins that are roles or users of another service: the read-only database role, the pipelines' MLflow user.
-    assert set(credentials) - {"dashboards_reader", "mlflow_pipelines"} <= set(endpoints)
+    # Logins that are roles or users of another service: the read-only and the ingest database roles, the
+    # pipelines' MLflow user.
+    assert set(credentials) - {"dashboards_reader", "warehouse", "mlflow_pipelines"} <= set(endpoints)
 
 
 def test_every_deploy_check_passes_when_the_jobs_exit_0(stack: ProgramRun):

@@ -108,3 +108,10 @@ def test_grafana_gets_the_warehouse_as_a_second_read_only_data_source():
     assert warehouse["isDefault"] is False and sources["MLflow"]["isDefault"] is True
     assert warehouse["secureJsonData"] == sources["MLflow"]["secureJsonData"]  # the role's password file
 
+
+
+def test_the_ingest_roles_login_is_a_stack_credential_for_loaders_outside_airflow():
+    run = shipped("dev")
+    login = run.value("credentials")["warehouse"]
+    assert login["username"] == "warehouse" and login["password"] in run.mocks.generated_secrets
+    assert run.is_secret("credentials")
