@@ -44,6 +44,8 @@ PIPELINES_MLFLOW_USER = "airflow"
 #: The MLflow users the model server and the model app read the registry as (MLflow auth on): read-only.
 MODEL_SERVER_MLFLOW_USER = "modelserver"
 MODEL_APP_MLFLOW_USER = "modelapp"
+#: The MLflow user every notebook server logs runs as (MLflow auth on): creates its own experiments, not the admin.
+NOTEBOOKS_MLFLOW_USER = "notebooks"
 #: Where MLflow's artifacts go in the stack's object store bucket.
 OBJECT_STORE_PREFIX = "artifacts"
 CHAMPION_ALIAS = "champion"
@@ -63,6 +65,10 @@ def database_consumers(config: PlatformConfig) -> list[Consumer]:
                  warehouse_consumer(config.ingestion)]
     if config.airbyte.enabled:
         consumers += airbyte_consumers()
+    if config.notebooks.enabled:
+        consumers.append(Consumer("jupyterhub", ("jupyterhub",)))
+    if config.superset.enabled:
+        consumers.append(Consumer("superset", ("superset",)))
     return consumers
 
 
@@ -75,6 +81,8 @@ def mlflow_client_users(config: PlatformConfig) -> list[ClientUser]:
         users.append(ClientUser(MODEL_SERVER_MLFLOW_USER))
     if config.model_app.enabled:
         users.append(ClientUser(MODEL_APP_MLFLOW_USER))
+    if config.notebooks.enabled:
+        users.append(ClientUser(NOTEBOOKS_MLFLOW_USER))
     return users
 
 

@@ -335,6 +335,36 @@ class ModelApp(_Model):
     """Container limits."""
 
 
+class Notebooks(_Model):
+    """JupyterHub: multi-user notebooks that log to MLflow (DockerSpawner, one container per user)."""
+
+    enabled: bool = False
+    """Deploy JupyterHub (on in staging and prod)."""
+    port: Port = 8888
+    """Host port of the hub (its login page and every user's server)."""
+    admin_username: str = Field(default="admin", pattern=r"^[a-z][a-z0-9_-]{2,31}$")
+    """The hub's admin: approves sign-ups and resets passwords (password generated, a stack output)."""
+    cull_idle_after_s: int = Field(default=3600, ge=600, le=7 * 86400)
+    """A user's server idle this long is stopped (its files stay on the user's volume)."""
+    limits: Limits = Limits()
+    """Limits of the hub container."""
+    server_limits: Limits = Limits()
+    """Limits of each user's notebook server."""
+
+
+class Superset(_Model):
+    """Apache Superset: BI over MLflow's data and the warehouse, read-only."""
+
+    enabled: bool = False
+    """Deploy Superset (on in staging and prod)."""
+    port: Port = 8088
+    """Host port of the Superset UI."""
+    workers: int = Field(default=2, ge=1, le=16)
+    """Gunicorn worker processes (each idles at about 300 MB)."""
+    limits: Limits = Limits()
+    """Container limits."""
+
+
 class PlatformConfig(_Model):
     """The whole platform for one environment (one Pulumi stack)."""
 
@@ -364,6 +394,8 @@ class PlatformConfig(_Model):
     object_store: ObjectStore = ObjectStore()
     model_server: ModelServer = ModelServer()
     model_app: ModelApp = ModelApp()
+    notebooks: Notebooks = Notebooks()
+    superset: Superset = Superset()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> PlatformConfig:
@@ -439,6 +471,8 @@ class PlatformConfig(_Model):
             "object_store.port": (self.object_store.enabled, self.object_store.port),
             "model_server.port": (self.model_server.enabled, self.model_server.port),
             "model_app.port": (self.model_app.enabled, self.model_app.port),
+            "notebooks.port": (self.notebooks.enabled, self.notebooks.port),
+            "superset.port": (self.superset.enabled, self.superset.port),
         }
         ports.update({key: port for key, (enabled, port) in optional.items() if enabled and port is not None})
         return ports
